@@ -15,9 +15,15 @@ export interface LoggerOptions {
 export function createLogger(options: LoggerOptions = {}): Logger {
   const fd = options.fd ?? 2;
   const wantPretty = options.pretty ?? (process.env["FULCRUM_LOG_FORMAT"] === "pretty" || isTty(fd));
-  const base = { level: options.level ?? process.env["FULCRUM_LOG_LEVEL"] ?? "info", base: { app: "fulcrum" } };
+  const base = {
+    level: options.level ?? process.env["FULCRUM_LOG_LEVEL"] ?? "info",
+    base: { app: "fulcrum" },
+  };
   if (wantPretty) {
-    return pino(base, pretty({ destination: fd, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "app" }));
+    return pino(
+      base,
+      pretty({ destination: fd, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "app" }),
+    );
   }
   return pino(base, pino.destination({ fd, sync: true }));
 }
