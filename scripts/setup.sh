@@ -11,6 +11,7 @@ APT_PACKAGES=(
   libnl-3-200 libnl-genl-3-200 libnl-route-3-200
   iproute2 procps kmod
   keepalived tshark tcpdump
+  mariadb-server dnsmasq
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
