@@ -101,9 +101,9 @@ function checkRealServers(ctx: Ctx, input: CrossInput): void {
       }
       if (r.config.method !== "dr") continue;
       if (connected.some((c) => cidrContains(c.net, r.ip))) continue;
-      const list = connected
-        .filter((c) => c.net.addr.family === r.ip.family)
-        .map((c) => formatCidr(networkOf(c.net)));
+      const list = unique(
+        connected.filter((c) => c.net.addr.family === r.ip.family).map((c) => formatCidr(networkOf(c.net))),
+      );
       ctx.valueError(
         at,
         `real server ${formatIp(r.ip)} is not on a connected subnet of any interface (DR needs layer-2 adjacency); connected: ${list.length > 0 ? list.join(", ") : "none"}`,
@@ -134,4 +134,8 @@ function checkForwardingSysctls(ctx: Ctx, input: CrossInput): void {
     ["system", "sysctl", "ip_forward"],
     `NAT service '${nat.config.name}' needs ip_forward = true (replies from real servers are routed through this box)`,
   );
+}
+
+function unique(items: readonly string[]): string[] {
+  return [...new Set(items)];
 }

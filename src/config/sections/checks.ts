@@ -103,7 +103,8 @@ export function readCheck(
         try {
           new RegExp(body);
         } catch (e) {
-          ctx.valueError(t.at("body"), `invalid regular expression: ${(e as Error).message}`);
+          const why = (e as Error).message.replace(/^Invalid regular expression: /, "");
+          ctx.valueError(t.at("body"), `invalid regular expression /${body}/: ${why}`);
         }
       }
       const digest = t.string("digest");

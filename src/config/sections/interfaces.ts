@@ -165,9 +165,13 @@ function readRoute(
         `gateway ${formatIp(viaAddr)} is not the same address family as ${formatCidr(to)}`,
       );
     } else if (!isLinkLocalV6(viaAddr) && !connected.some((c) => cidrContains(c.cidr, viaAddr))) {
-      const list = connected
-        .filter((c) => c.cidr.addr.family === viaAddr.family)
-        .map((c) => formatCidr(networkOf(c.cidr)));
+      const list = [
+        ...new Set(
+          connected
+            .filter((c) => c.cidr.addr.family === viaAddr.family)
+            .map((c) => formatCidr(networkOf(c.cidr))),
+        ),
+      ];
       ctx.valueError(
         t.at("via"),
         `gateway ${formatIp(viaAddr)} is not on a connected subnet of this interface; connected: ${list.length > 0 ? list.join(", ") : "none"}`,

@@ -121,7 +121,8 @@ function readUser(ctx: Ctx, path: PathSeg[], raw: unknown): SshUserConfig | unde
     ctx.valueError(p, why);
     return undefined;
   });
-  if (keys !== undefined && keys.length === 0 && Array.isArray(t.get("authorized_keys"))) {
+  const rawKeys = t.get("authorized_keys");
+  if (Array.isArray(rawKeys) && rawKeys.length === 0) {
     ctx.valueError(t.at("authorized_keys"), "must list at least one public key");
   }
   if (name === undefined || keys === undefined) return undefined;

@@ -164,7 +164,7 @@ function readInstance(
     const p = t.at("advert_int");
     if (version === 3) {
       const cs = typeof v === "number" ? Math.round(v * 100) : Number.NaN;
-      if (typeof v !== "number" || cs < 1 || cs > 4095) {
+      if (typeof v !== "number" || v < 0.01 || v > 40.95) {
         ctx.valueError(
           p,
           `advert_int ${describe(v)} is out of range; allowed for VRRPv3: 0.01..40.95 seconds`,
