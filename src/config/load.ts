@@ -35,7 +35,7 @@ export function parseConfig(text: string, file: string): LoadResult {
   try {
     raw = parse(text, { maxDepth: 64 }) as Record<string, unknown>;
   } catch (e) {
-    return { ok: false, errors: [syntaxError(e, file)] };
+    return { ok: false, errors: [syntaxError(e, file, text)] };
   }
   const ctx = new Ctx(file, buildPositionIndex(text));
   const root = new TableReader(ctx, [], raw, TOP_KEYS);
@@ -87,10 +87,15 @@ function osReason(e: NodeJS.ErrnoException): string {
   }
 }
 
-function syntaxError(e: unknown, file: string): ConfigError {
+function syntaxError(e: unknown, file: string, text: string): ConfigError {
   if (e instanceof TomlError) {
     // smol-toml's message is "Invalid TOML document: <what>\n\n<code frame>"; keep <what>.
-    const what = (e.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
+    let what = (e.message.split("\n")[0] ?? "").replace(/^Invalid TOML document: /, "");
+    const lineText = text.split(/\r?\n/)[e.line - 1] ?? "";
+    if (what.startsWith("control characters") && e.column > lineText.length) {
+      // The newline that ended an unclosed string is the "control character".
+      what = 'unterminated string (a string ends on its own line; use """ for multi-line text)';
+    }
     return { file, line: e.line, col: e.column, message: `TOML syntax error: ${what}` };
   }
   return {
