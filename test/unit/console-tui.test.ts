@@ -1,0 +1,295 @@
+import { describe, expect, test } from "bun:test";
+import { KeyDecoder } from "../../src/console/tui/keys.ts";
+import { type Intent, initialUi, reduce, type UiState } from "../../src/console/tui/model.ts";
+import { Painter } from "../../src/console/tui/painter.ts";
+import { render } from "../../src/console/tui/render.ts";
+import type { BoxSnapshot } from "../../src/state/snapshot.ts";
+import { FakeBox } from "./console-fixtures.ts";
+
+function press(
+  ui: UiState,
+  keys: readonly string[],
+  snapshot: BoxSnapshot,
+  rows = 24,
+): { ui: UiState; intents: Intent[] } {
+  const intents: Intent[] = [];
+  for (const key of keys) {
+    const step = reduce(ui, { kind: "key", key }, snapshot, rows);
+    ui = step.ui;
+    intents.push(...step.intents);
+  }
+  return { ui, intents };
+}
+
+function screenText(lines: readonly string[]): string {
+  return lines.join("\n");
+}
+
+describe("KeyDecoder", () => {
+  test("printable characters, control keys and CSI/SS3 sequences", () => {
+    const d = new KeyDecoder();
+    expect(d.feed("ab\r\x1b[A\x1bOB\x1b[5~\x1b[6~\x7f\t\x0c\x1b[Z").keys).toEqual([
+      "a",
+      "b",
+      "enter",
+      "up",
+      "down",
+      "pageup",
+      "pagedown",
+      "backspace",
+      "tab",
+      "C-l",
+      "backtab",
+    ]);
+  });
+
+  test("CR LF from a cooked client is one Enter", () => {
+    expect(new KeyDecoder().feed("x\r\ny\n").keys).toEqual(["x", "enter", "y", "enter"]);
+  });
+
+  test("an escape sequence split across reads is reassembled", () => {
+    const d = new KeyDecoder();
+    const first = d.feed("\x1b");
+    expect(first).toEqual({ keys: [], waiting: true });
+    expect(d.feed("[").waiting).toBe(true);
+    expect(d.feed("B").keys).toEqual(["down"]);
+  });
+
+  test("a lone ESC becomes Escape on flush", () => {
+    const d = new KeyDecoder();
+    expect(d.feed("\x1b").waiting).toBe(true);
+    expect(d.flush()).toEqual(["escape"]);
+    expect(d.flush()).toEqual([]);
+  });
+
+  test("unknown and overlong sequences are dropped without stalling input", () => {
+    const d = new KeyDecoder();
+    expect(d.feed("\x1b[99~q").keys).toEqual(["q"]);
+    expect(d.feed(`\x1b[${"1;".repeat(20)}`).keys).toEqual([]);
+    expect(d.feed("x").keys.at(-1)).toBe("x");
+  });
+});
+
+describe("render", () => {
+  const box = new FakeBox();
+  const admin = initialUi("admin", "ops@ssh:192.0.2.50", true);
+
+  test("every screen is exactly 80x24 of printable ASCII", () => {
+    for (const keys of [[], ["2"], ["2", "enter"], ["3"], ["4"], ["?"], ["R"]]) {
+      const { ui } = press(admin, keys, box.snapshot());
+      const lines = render(box.snapshot(), ui, 80, 24);
+      expect(lines).toHaveLength(24);
+      for (const line of lines) {
+        expect(line).toHaveLength(80);
+        expect(line).toMatch(/^[\x20-\x7e]*$/);
+      }
+    }
+  });
+
+  test("overview shows host, version, slot, uptime and VRRP state, priority, master and VIPs", () => {
+    const text = screenText(render(box.snapshot(), admin, 80, 24));
+    expect(text).toContain("lb1.example");
+    expect(text).toContain("0.1.0 (build abc1234)");
+    expect(text).toMatch(/Slot\s+a/);
+    expect(text).toContain("3d 04:05:06");
+    expect(text).toMatch(/> VI_web\s+eth0\s+51 MASTER\s+150\s+192\.0\.2\.2\s+192\.0\.2\.10\/32 \+1/);
+    expect(text).toMatch(/VI_db\s+eth1\s+52 BACKUP\s+100\s+198\.51\.100\.3/);
+    expect(text).toContain("3 up, 1 down");
+  });
+
+  test("services screen uses the ipvsadm -Ln layout with a status column", () => {
+    const { ui } = press(admin, ["2"], box.snapshot());
+    const lines = render(box.snapshot(), ui, 80, 24).map((l) => l.trimEnd());
+    expect(lines).toContain("Prot LocalAddress:Port Scheduler Flags");
+    expect(lines).toContain("  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn Status");
+    expect(lines).toContain("TCP  192.0.2.10:80 wlc");
+    expect(lines).toContain("> -> 10.0.0.2:80                  Route   5      3          12         up");
+    expect(lines).toContain("  -> 10.0.0.4:80                  Route   0      0          0          DOWN");
+    expect(lines).toContain("UDP  [2001:db8::53]:53 rr persistent 300");
+    expect(lines).toContain("  -> [2001:db8::1:2]:53           Masq    1      3          12         up");
+  });
+
+  test("r cycles the table through rates and totals", () => {
+    const rate = press(admin, ["2", "r"], box.snapshot()).ui;
+    const rateText = screenText(render(box.snapshot(), rate, 80, 24));
+    expect(rateText).toMatch(/Prot LocalAddress:Port\s+CPS\s+InPPS\s+OutPPS\s+InBPS\s+OutBPS/);
+    expect(rateText).toMatch(/10\.0\.0\.2:80\s+4\s+40\s+0\s+5200\s+0/);
+    const stats = press(rate, ["r"], box.snapshot()).ui;
+    expect(screenText(render(box.snapshot(), stats, 80, 24))).toMatch(/10\.0\.0\.2:80\s+1234\s+1500000\s+0/);
+  });
+
+  test("a real server's history lists checks newest first with reasons and latency", () => {
+    const { ui } = press(admin, ["2", "j", "j", "enter"], box.snapshot());
+    const text = screenText(render(box.snapshot(), ui, 80, 24));
+    expect(text).toContain("Real     10.0.0.4:80  Route  status DOWN");
+    expect(text).toMatch(/FAIL\s+3000ms\s+connect timeout after 3000 ms/);
+  });
+
+  test("events follow the tail and scroll back", () => {
+    const follow = screenText(render(box.snapshot(), press(admin, ["3"], box.snapshot()).ui, 80, 24));
+    expect(follow).toContain("event number 30");
+    expect(follow).not.toContain("event number 1\n");
+    const back = press(admin, ["3", "home"], box.snapshot()).ui;
+    const text = screenText(render(box.snapshot(), back, 80, 24));
+    expect(text).toContain("event number 1 ");
+    expect(text).not.toContain("event number 30");
+  });
+
+  test("update screen shows progress", () => {
+    const b = new FakeBox();
+    b.update = {
+      bootSlot: "b",
+      state: "writing",
+      progress: { bytes: 50, total: 100, rateBps: 2048 },
+      lastResult: "",
+    };
+    const text = screenText(render(b.snapshot(), press(admin, ["4"], b.snapshot()).ui, 80, 24));
+    expect(text).toContain("State       writing");
+    expect(text).toContain("50%");
+    expect(text).toContain("at 2.0 KiB/s");
+  });
+
+  test("viewers see no admin key hints", () => {
+    const viewer = initialUi("viewer", "watch@ssh:192.0.2.9", true);
+    const text = screenText(render(box.snapshot(), press(viewer, ["2"], box.snapshot()).ui, 80, 24));
+    expect(text).not.toContain("d drain");
+    expect(text).toContain("(viewer)");
+  });
+
+  test("small and large terminals", () => {
+    const tiny = render(box.snapshot(), admin, 30, 8);
+    expect(tiny).toHaveLength(8);
+    expect(tiny[0]).toContain("too small");
+    const wide = render(box.snapshot(), admin, 132, 50);
+    expect(wide).toHaveLength(50);
+    expect(wide.every((l) => l.length === 132)).toBe(true);
+  });
+});
+
+describe("reducer", () => {
+  const box = new FakeBox();
+  const admin = initialUi("admin", "ops", true);
+
+  test("drain, enable and weight ask for actions on the selected real server", () => {
+    expect(press(admin, ["2", "j", "d"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "drain", service: "web", real: "10.0.0.3:80" } },
+    ]);
+    const { ui, intents } = press(admin, ["2", "e"], box.snapshot());
+    expect(intents).toEqual([
+      { kind: "perform", action: { kind: "enable", service: "web", real: "10.0.0.2:80" } },
+    ]);
+    // one action at a time
+    expect(press(ui, ["d"], box.snapshot()).intents).toEqual([]);
+    const weighted = press(admin, ["2", "end", "w", "4", "2", "backspace", "7", "enter"], box.snapshot());
+    expect(weighted.intents).toEqual([
+      { kind: "perform", action: { kind: "weight", service: "dns", real: "[2001:db8::1:2]:53", weight: 47 } },
+    ]);
+  });
+
+  test("bad weights are refused without an action", () => {
+    const step = press(admin, ["2", "w", "9", "9", "9", "9", "9", "9", "enter"], box.snapshot());
+    expect(step.intents).toEqual([]);
+    expect(step.ui.message).toContain("0 to 65535");
+  });
+
+  test("failover asks for a priority and a confirmation; take back confirms too", () => {
+    const prompt = press(admin, ["j", "f"], box.snapshot());
+    expect(prompt.ui.modal?.kind).toBe("prompt");
+    const confirmStep = press(prompt.ui, ["backspace", "5", "0", "enter"], box.snapshot());
+    expect(confirmStep.intents).toEqual([]);
+    expect(confirmStep.ui.modal?.kind).toBe("confirm");
+    expect(press(confirmStep.ui, ["y"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "failover", instance: "VI_db", priority: 50 } },
+    ]);
+    expect(press(confirmStep.ui, ["n"], box.snapshot()).intents).toEqual([]);
+    expect(press(admin, ["t", "y"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "failback", instance: "VI_web" } },
+    ]);
+  });
+
+  test("reload shows the diff from a dry run before applying", () => {
+    const dry = press(admin, ["R"], box.snapshot());
+    expect(dry.intents).toEqual([{ kind: "perform", action: { kind: "reload", confirm: false } }]);
+    const withDiff = reduce(
+      dry.ui,
+      {
+        kind: "result",
+        action: { kind: "reload", confirm: false },
+        result: { ok: true, message: "2 changes", diff: box.reloadDiff },
+      },
+      box.snapshot(),
+      24,
+    );
+    expect(withDiff.ui.modal?.kind).toBe("confirm");
+    const text = screenText(render(box.snapshot(), withDiff.ui, 80, 24));
+    expect(text).toContain("+ service dns (UDP  192.0.2.53:53)");
+    expect(text).toContain("[y]es / [n]o");
+    expect(press(withDiff.ui, ["y"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "reload", confirm: true } },
+    ]);
+  });
+
+  test("update and reboot need a confirmation", () => {
+    const update = press(admin, ["4", "u", ..."/data/fw.img", "enter"], box.snapshot());
+    expect(update.intents).toEqual([]);
+    expect(press(update.ui, ["y"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "update", source: "/data/fw.img", force: false } },
+    ]);
+    expect(press(admin, ["4", "B", "y"], box.snapshot()).intents).toEqual([
+      { kind: "perform", action: { kind: "reboot" } },
+    ]);
+  });
+
+  test("viewers cannot start any action", () => {
+    const viewer = initialUi("viewer", "watch", true);
+    for (const keys of [["2", "d"], ["2", "e"], ["2", "w"], ["f"], ["t"], ["R"], ["4", "u"], ["4", "B"]]) {
+      const step = press(viewer, keys, box.snapshot());
+      expect(step.intents).toEqual([]);
+      expect(step.ui.modal).toBeNull();
+      expect(step.ui.message).toContain("admin role");
+    }
+  });
+
+  test("q quits an SSH session but not the serial console", () => {
+    expect(press(admin, ["q"], box.snapshot()).intents).toEqual([{ kind: "quit" }]);
+    const serial = initialUi("admin", "console:ttyS0", false);
+    expect(press(serial, ["q", "C-c"], box.snapshot()).intents).toEqual([]);
+  });
+
+  test("results land in the status line", () => {
+    const busy = press(admin, ["2", "d"], box.snapshot()).ui;
+    const done = reduce(
+      busy,
+      {
+        kind: "result",
+        action: { kind: "drain", service: "web", real: "10.0.0.2:80" },
+        result: { ok: false, message: "nope" },
+      },
+      box.snapshot(),
+      24,
+    );
+    expect(done.ui.busy).toBeNull();
+    expect(done.ui.message).toBe("FAILED: drain web 10.0.0.2:80: nope");
+  });
+});
+
+describe("Painter", () => {
+  test("first paint is full; later paints send only changed rows", () => {
+    const p = new Painter();
+    const a = ["one", "two", "three"];
+    const first = p.paint(a, 10, 3);
+    expect(first).toContain("\x1b[2J");
+    expect(first).toContain("\x1b[1;1Hone");
+    expect(p.paint(a, 10, 3)).toBe("");
+    const second = p.paint(["one", "TWO", "three"], 10, 3);
+    expect(second).toBe("\x1b[2;1HTWO\x1b[K");
+    expect(p.paint(["one", "TWO", "three"], 12, 3)).toContain("\x1b[2J");
+  });
+
+  test("never writes the bottom-right cell", () => {
+    const p = new Painter();
+    const out = p.paint(["x".repeat(5), "y".repeat(5)], 5, 2);
+    expect(out).toContain("\x1b[2;1Hyyyy\x1b[K");
+    expect(out).not.toContain("yyyyy");
+  });
+});
