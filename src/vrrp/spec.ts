@@ -110,6 +110,11 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
     ...(raw.track_interface ?? []).map((t) => ({ key: trackKeyInterface(t.name), weight: t.weight ?? 0 })),
     ...(raw.track_service ?? []).map((t) => ({ key: trackKeyService(t.name), weight: t.weight ?? 0 })),
   ];
+  // As keepalived does: the instance's own interface is tracked (FAULT when it loses link) unless listed.
+  if (!tracks.some((t) => t.key === trackKeyInterface(raw.interface))) {
+    tracks.unshift({ key: trackKeyInterface(raw.interface), weight: 0 });
+  }
+  if (new Set(tracks.map((t) => t.key)).size !== tracks.length) fail(name, "an object is tracked twice");
   for (const t of tracks) intIn(name, `weight of ${t.key}`, t.weight, -253, 253);
   const preemptDelaySeconds = raw.preempt_delay ?? 0;
   if (!(preemptDelaySeconds >= 0 && preemptDelaySeconds <= 1000))

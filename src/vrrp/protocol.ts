@@ -1,0 +1,63 @@
+// Messages between the main thread (VrrpHandle) and the VRRP Worker. Plain structured-clone values.
+import type { DropCounters } from "./receive.ts";
+import type { Role, StateChange, SyncGroupSpec, VrrpInstanceSpec } from "./types.ts";
+
+export interface WorkerInit {
+  readonly kind: "init";
+  readonly specs: readonly VrrpInstanceSpec[];
+  readonly groups: readonly SyncGroupSpec[];
+  /** eventfd the main thread signals after posting a command, so the Worker's poll() wakes at once. */
+  readonly wakeFd: number;
+  /** How often interface link state is read (ms). */
+  readonly linkPollMs: number;
+}
+
+export type WorkerCommand =
+  | WorkerInit
+  | { readonly kind: "track"; readonly key: string; readonly up: boolean }
+  | {
+      readonly kind: "admin";
+      readonly instance: string;
+      readonly priority?: number | null;
+      readonly resign?: boolean;
+    }
+  | { readonly kind: "stop" }
+  | { readonly kind: "stats" };
+
+export interface InstanceSnapshot {
+  readonly name: string;
+  readonly role: Role;
+  readonly priority: number;
+  readonly master: string | null;
+  readonly masterAdverIntervalCs: number;
+}
+
+export interface WorkerStats {
+  readonly received: number;
+  readonly accepted: number;
+  readonly sent: number;
+  readonly sendErrors: number;
+  readonly drops: DropCounters;
+  /** How late the Worker ran a due advert, ms (last LATENESS_WINDOW adverts). */
+  readonly advertLatenessMs: {
+    readonly p50: number;
+    readonly p99: number;
+    readonly max: number;
+    readonly n: number;
+  };
+  readonly vipErrors: number;
+  readonly instances: readonly InstanceSnapshot[];
+}
+
+export type WorkerReport =
+  | { readonly kind: "ready" }
+  | { readonly kind: "event"; readonly change: StateChange; readonly atMs: number }
+  | { readonly kind: "stats"; readonly stats: WorkerStats }
+  | {
+      readonly kind: "log";
+      readonly level: "info" | "warn" | "error";
+      readonly msg: string;
+      readonly data?: unknown;
+    }
+  | { readonly kind: "stopped" }
+  | { readonly kind: "failed"; readonly message: string };

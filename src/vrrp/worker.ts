@@ -1,0 +1,382 @@
+// The VRRP Worker: owns the raw sockets, the core's state and its timers, so a busy main thread cannot
+// delay an advertisement. It blocks in poll() on its sockets plus an eventfd the main thread signals
+// after posting a command, runs the pure core, and performs its actions (send, VIPs, GARP/NA, events).
+import { readFileSync } from "node:fs";
+import { POLL } from "../../ffi/constants.ts";
+import { eventfdDrain, poll } from "../../ffi/libc.ts";
+import {
+  closeSocket,
+  openPacketSocket,
+  openVrrpSocket,
+  type PacketSocket,
+  recvVrrp,
+  sendFrame,
+  sendVrrp,
+  type VrrpSocket,
+} from "../../ffi/rawsock.ts";
+import { formatIP, parseIP } from "./addr.ts";
+import { gratuitousArp, parseMac, unsolicitedNa } from "./announce.ts";
+import { encodeAdvert } from "./codec.ts";
+import { type CoreState, describe, initialState, step } from "./core.ts";
+import { readLinkUp } from "./link.ts";
+import type { WorkerCommand, WorkerInit, WorkerReport, WorkerStats } from "./protocol.ts";
+import { newDropCounters, ReceiveTable, receiveIpv4, receivePayload } from "./receive.ts";
+import { trackKeyInterface } from "./spec.ts";
+import type { CoreAction, CoreInput, VrrpInstanceSpec } from "./types.ts";
+import { VRRP_GROUP_V4, VRRP_GROUP_V6 } from "./types.ts";
+import { createVipDriver, type VipDriver } from "./vips.ts";
+
+declare const self: Worker;
+
+const MAX_DATAGRAMS_PER_WAKE = 256;
+const MAX_PENDING_BURSTS = 256;
+const LATENESS_WINDOW = 4096;
+const STATS_EVERY_MS = 1000;
+/** Upper bound on one poll() so link polling and command checks keep running. */
+const MAX_POLL_MS = 1000;
+
+interface Burst {
+  readonly sock: PacketSocket;
+  readonly frames: readonly Uint8Array[];
+  remaining: number;
+  nextAt: number;
+  readonly intervalMs: number;
+}
+
+const report = (r: WorkerReport) => self.postMessage(r);
+const now = () => performance.now();
+
+class VrrpWorker {
+  private core: CoreState;
+  private wakeAt = Number.POSITIVE_INFINITY;
+  private readonly table: ReceiveTable;
+  private readonly vrrpSockets: { sock: VrrpSocket; ifname: string }[] = [];
+  private readonly packetSockets = new Map<string, PacketSocket>();
+  private readonly macs = new Map<string, Uint8Array>();
+  private readonly specs = new Map<string, VrrpInstanceSpec>();
+  private readonly bursts: Burst[] = [];
+  private readonly commands: WorkerCommand[] = [];
+  private readonly lateness: number[] = [];
+  private readonly linkState = new Map<string, boolean>();
+  private stats = {
+    received: 0,
+    accepted: 0,
+    sent: 0,
+    sendErrors: 0,
+    vipErrors: 0,
+    drops: newDropCounters(),
+  };
+  private stopping = false;
+  private nextLinkPollAt = 0;
+  private nextStatsAt = 0;
+  private readonly buf = new Uint8Array(4608);
+
+  constructor(
+    private readonly init: WorkerInit,
+    private readonly vips: VipDriver,
+  ) {
+    this.core = initialState(init.specs, init.groups);
+    this.table = new ReceiveTable(init.specs);
+    for (const s of init.specs) this.specs.set(s.name, s);
+    const keys = new Set<string>();
+    for (const s of init.specs) {
+      const key = `${s.interface}/${s.family}`;
+      if (!keys.has(key)) {
+        keys.add(key);
+        const multicast = init.specs.some(
+          (o) => o.interface === s.interface && o.family === s.family && o.unicastPeers.length === 0,
+        );
+        this.vrrpSockets.push({
+          sock: openVrrpSocket(s.interface, s.family, multicast),
+          ifname: s.interface,
+        });
+      }
+      if (!this.packetSockets.has(s.interface)) {
+        this.packetSockets.set(s.interface, openPacketSocket(s.interface));
+        this.macs.set(s.interface, parseMac(readMac(s.interface)));
+      }
+    }
+  }
+
+  enqueue(c: WorkerCommand): void {
+    if (this.commands.length < 1024) this.commands.push(c);
+  }
+
+  private feed(input: CoreInput): void {
+    const res = step(this.core, input, now());
+    this.core = res.state;
+    this.wakeAt = res.wakeAtMs;
+    this.pendingActions.push(...res.actions);
+  }
+
+  private readonly pendingActions: CoreAction[] = [];
+
+  async run(): Promise<void> {
+    this.pollLinks(true);
+    this.feed({ kind: "start" });
+    await this.performActions();
+    report({ kind: "ready" });
+    const wanted = [
+      ...this.vrrpSockets.map((s) => ({ fd: s.sock.fd, events: POLL.IN })),
+      { fd: this.init.wakeFd, events: POLL.IN },
+    ];
+    while (!this.stopping) {
+      const t = now();
+      let until = Math.min(this.wakeAt, this.nextLinkPollAt, this.nextStatsAt, t + MAX_POLL_MS);
+      for (const b of this.bursts) until = Math.min(until, b.nextAt);
+      const timeout = Math.max(0, Math.ceil(until - t));
+      const revents = poll(wanted, this.commands.length ? 0 : timeout);
+      const wokeByMain = (revents[revents.length - 1] ?? 0) !== 0;
+      if (wokeByMain) eventfdDrain(this.init.wakeFd);
+      for (let i = 0; i < this.vrrpSockets.length; i++) if (revents[i]) this.drain(this.vrrpSockets[i]!);
+      const t2 = now();
+      if (t2 >= this.wakeAt) {
+        this.lateness.push(t2 - this.wakeAt);
+        if (this.lateness.length > LATENESS_WINDOW) this.lateness.shift();
+        this.feed({ kind: "tick" });
+      }
+      if (t2 >= this.nextLinkPollAt) this.pollLinks(false);
+      await this.performActions();
+      this.runBursts();
+      if (t2 >= this.nextStatsAt) {
+        this.nextStatsAt = t2 + STATS_EVERY_MS;
+        report({ kind: "stats", stats: this.snapshot() });
+      }
+      // Let the event loop deliver posted commands (the eventfd only says that one is coming).
+      if (wokeByMain || this.commands.length) await new Promise((r) => setTimeout(r, 0));
+      while (this.commands.length) await this.command(this.commands.shift()!);
+    }
+  }
+
+  private drain(entry: { sock: VrrpSocket; ifname: string }): void {
+    for (let i = 0; i < MAX_DATAGRAMS_PER_WAKE; i++) {
+      let d: ReturnType<typeof recvVrrp>;
+      try {
+        d = recvVrrp(entry.sock, this.buf);
+      } catch {
+        this.stats.drops.internal++;
+        return;
+      }
+      if (d === null) return;
+      this.stats.received++;
+      if (d.truncated) {
+        this.stats.drops.length++;
+        continue;
+      }
+      const r =
+        entry.sock.family === 4
+          ? receiveIpv4(d.bytes, entry.ifname, this.table)
+          : d.source && d.destination
+            ? receivePayload(
+                6,
+                entry.ifname,
+                formatIP(d.source, 6),
+                formatIP(d.destination, 6),
+                d.hopLimit ?? -1,
+                d.bytes,
+                this.table,
+              )
+            : ({ ok: false, reason: "ip_header" } as const);
+      if (!r.ok) {
+        this.stats.drops[r.reason]++;
+        continue;
+      }
+      this.stats.accepted++;
+      this.feed({ kind: "packet", instance: r.instance, advert: r.advert });
+    }
+  }
+
+  private async command(c: WorkerCommand): Promise<void> {
+    switch (c.kind) {
+      case "track":
+        this.feed({ kind: "track", key: c.key, up: c.up });
+        break;
+      case "admin":
+        this.feed({
+          kind: "admin",
+          instance: c.instance,
+          ...(c.priority !== undefined ? { priority: c.priority } : {}),
+          ...(c.resign ? { resign: true } : {}),
+        });
+        break;
+      case "stats":
+        report({ kind: "stats", stats: this.snapshot() });
+        break;
+      case "stop":
+        this.feed({ kind: "shutdown" });
+        this.stopping = true;
+        break;
+      case "init":
+        break;
+    }
+    await this.performActions();
+  }
+
+  private pollLinks(initial: boolean): void {
+    this.nextLinkPollAt = now() + this.init.linkPollMs;
+    const names = new Set<string>();
+    for (const s of this.init.specs) {
+      for (const t of s.tracks) if (t.key.startsWith("if:")) names.add(t.key.slice(3));
+    }
+    for (const ifname of names) {
+      const up = readLinkUp(ifname);
+      if (!initial && this.linkState.get(ifname) === up) continue;
+      this.linkState.set(ifname, up);
+      this.feed({ kind: "track", key: trackKeyInterface(ifname), up });
+    }
+  }
+
+  private async performActions(): Promise<void> {
+    while (this.pendingActions.length) {
+      const a = this.pendingActions.shift()!;
+      try {
+        await this.perform(a);
+      } catch (e) {
+        report({ kind: "log", level: "error", msg: `vrrp action ${a.kind} failed`, data: String(e) });
+      }
+    }
+  }
+
+  private async perform(a: CoreAction): Promise<void> {
+    switch (a.kind) {
+      case "send": {
+        const s = this.specs.get(a.instance)!;
+        const entry = this.vrrpSockets.find((e) => e.ifname === s.interface && e.sock.family === s.family)!;
+        const src = parseIP(s.primaryAddress);
+        const dests = s.unicastPeers.length
+          ? s.unicastPeers
+          : [s.family === 4 ? VRRP_GROUP_V4 : VRRP_GROUP_V6];
+        for (const dst of dests) {
+          const msg = encodeAdvert(a.advert, s.primaryAddress, dst, s.checksum);
+          try {
+            if (sendVrrp(entry.sock, msg, src, parseIP(dst))) this.stats.sent++;
+            else this.stats.sendErrors++;
+          } catch {
+            this.stats.sendErrors++;
+          }
+        }
+        return;
+      }
+      case "addVip":
+      case "delVip":
+        for (const cidr of a.cidrs) {
+          try {
+            if (a.kind === "addVip") await this.vips.add(a.interface, cidr);
+            else await this.vips.del(a.interface, cidr);
+          } catch (e) {
+            this.stats.vipErrors++;
+            report({
+              kind: "log",
+              level: "error",
+              msg: `${a.kind} ${cidr} on ${a.interface} failed`,
+              data: String(e),
+            });
+          }
+        }
+        return;
+      case "garp": {
+        const s = this.specs.get(a.instance)!;
+        const sock = this.packetSockets.get(a.interface);
+        const mac = this.macs.get(a.interface);
+        if (!sock || !mac || a.count <= 0) return;
+        const frames = a.addresses.map((ip) =>
+          s.family === 4
+            ? gratuitousArp(mac, parseIP(ip))
+            : unsolicitedNa(mac, parseIP(s.primaryAddress), parseIP(ip)),
+        );
+        // A new burst for the same frames replaces the old one (bounded, no pile-up on flapping).
+        const existing = this.bursts.findIndex((b) => b.sock === sock && sameFrames(b.frames, frames));
+        if (existing >= 0) this.bursts.splice(existing, 1);
+        if (this.bursts.length >= MAX_PENDING_BURSTS) this.bursts.shift();
+        this.bursts.push({ sock, frames, remaining: a.count, nextAt: now(), intervalMs: a.intervalMs });
+        this.runBursts();
+        return;
+      }
+      case "event":
+        report({ kind: "event", change: a.change, atMs: Date.now() });
+        return;
+    }
+  }
+
+  private runBursts(): void {
+    const t = now();
+    for (let i = this.bursts.length - 1; i >= 0; i--) {
+      const b = this.bursts[i]!;
+      // interval 0: the whole burst at once, as keepalived does without garp_interval.
+      while (b.remaining > 0 && b.nextAt <= t) {
+        for (const f of b.frames) {
+          try {
+            sendFrame(b.sock, f);
+          } catch {
+            this.stats.sendErrors++;
+          }
+        }
+        b.remaining--;
+        b.nextAt = b.intervalMs > 0 ? t + b.intervalMs : b.nextAt;
+        if (b.intervalMs > 0) break;
+      }
+      if (b.remaining <= 0) this.bursts.splice(i, 1);
+    }
+  }
+
+  snapshot(): WorkerStats {
+    const sorted = [...this.lateness].sort((x, y) => x - y);
+    const pct = (p: number) =>
+      sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]! : 0;
+    return {
+      received: this.stats.received,
+      accepted: this.stats.accepted,
+      sent: this.stats.sent,
+      sendErrors: this.stats.sendErrors,
+      vipErrors: this.stats.vipErrors,
+      drops: { ...this.stats.drops },
+      advertLatenessMs: { p50: pct(0.5), p99: pct(0.99), max: sorted.at(-1) ?? 0, n: sorted.length },
+      instances: describe(this.core),
+    };
+  }
+
+  close(): void {
+    for (const e of this.vrrpSockets) closeSocket(e.sock.fd);
+    for (const p of this.packetSockets.values()) closeSocket(p.fd);
+  }
+}
+
+function sameFrames(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return (
+    a.length === b.length && a.every((f, i) => f.length === b[i]!.length && f.every((x, j) => x === b[i]![j]))
+  );
+}
+
+function readMac(ifname: string): string {
+  return readFileSync(`/sys/class/net/${ifname}/address`, "utf8");
+}
+
+let worker: VrrpWorker | null = null;
+self.onmessage = (e: MessageEvent<WorkerCommand>) => {
+  const c = e.data;
+  if (c.kind !== "init") {
+    worker?.enqueue(c);
+    return;
+  }
+  if (worker) return;
+  void (async () => {
+    let vips: VipDriver | null = null;
+    try {
+      vips = await createVipDriver();
+      worker = new VrrpWorker(c, vips);
+      await worker.run();
+      report({ kind: "stats", stats: worker.snapshot() });
+      worker.close();
+      await vips.close();
+      report({ kind: "stopped" });
+    } catch (err) {
+      report({ kind: "failed", message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      try {
+        worker?.close();
+        await vips?.close();
+      } catch {
+        // already failing; the main thread reports the first error
+      }
+    }
+  })();
+};
