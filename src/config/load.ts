@@ -20,7 +20,7 @@ export { formatConfigError } from "./errors.ts";
 
 export type LoadResult = { ok: true; config: Config; path: string } | { ok: false; errors: ConfigError[] };
 
-const TOP_KEYS = ["system", "interfaces", "vrrp", "services", "update"];
+export const TOP_KEYS = ["system", "interfaces", "vrrp", "services", "update"];
 /** A config is a few kilobytes; refuse anything absurd before parsing it. */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 

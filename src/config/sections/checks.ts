@@ -18,9 +18,9 @@ import {
 import type { CheckConfig, CheckType, DnsRcode, DnsRecordType, StatusRange } from "../types.ts";
 
 const CHECK_TYPES: readonly CheckType[] = ["tcp", "http", "https", "mysql", "dns", "exec"];
-const COMMON_KEYS = ["type", "interval", "timeout", "rise", "fall", "jitter", "source", "port"];
-const HTTP_KEYS = ["path", "expect", "body", "digest", "host"];
-const EXTRA_KEYS: Record<CheckType, readonly string[]> = {
+export const COMMON_KEYS = ["type", "interval", "timeout", "rise", "fall", "jitter", "source", "port"];
+export const HTTP_KEYS = ["path", "expect", "body", "digest", "host"];
+export const EXTRA_KEYS: Record<CheckType, readonly string[]> = {
   tcp: [],
   http: HTTP_KEYS,
   https: [...HTTP_KEYS, "sni", "verify"],
@@ -28,7 +28,7 @@ const EXTRA_KEYS: Record<CheckType, readonly string[]> = {
   dns: ["name", "record_type", "rcode", "answer", "transport"],
   exec: ["argv"],
 };
-const ALL_KEYS = [...new Set([...COMMON_KEYS, ...Object.values(EXTRA_KEYS).flat()])];
+export const ALL_KEYS = [...new Set([...COMMON_KEYS, ...Object.values(EXTRA_KEYS).flat()])];
 const RECORD_TYPES: readonly DnsRecordType[] = ["A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT"];
 const RCODES: readonly DnsRcode[] = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED"];
 const DNS_LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/;

@@ -17,8 +17,14 @@ import type { PathSeg } from "../path.ts";
 import { type Ctx, TableReader as Reader, readCidr, type TableReader } from "../reader.ts";
 import type { ArpRole, InterfaceConfig, InterfaceKind, InterfaceSysctls, RouteConfig } from "../types.ts";
 
-const SYSCTL_KEYS = ["arp_ignore", "arp_announce", "arp_filter", "rp_filter", "send_redirects"] as const;
-const INTERFACE_KEYS = [
+export const SYSCTL_KEYS = [
+  "arp_ignore",
+  "arp_announce",
+  "arp_filter",
+  "rp_filter",
+  "send_redirects",
+] as const;
+export const INTERFACE_KEYS = [
   "kind",
   "link",
   "vlan_id",
@@ -30,7 +36,7 @@ const INTERFACE_KEYS = [
   "arp_role",
   ...SYSCTL_KEYS,
 ];
-const ROUTE_KEYS = ["to", "via", "metric", "table"];
+export const ROUTE_KEYS = ["to", "via", "metric", "table"];
 const KINDS: readonly InterfaceKind[] = ["ethernet", "vlan", "macvlan", "dummy", "veth"];
 const MACVLAN_MODES = ["private", "vepa", "bridge", "passthru"] as const;
 const ARP_ROLES: readonly ArpRole[] = ["director", "realserver", "default"];

@@ -19,7 +19,7 @@ import type {
 } from "../types.ts";
 import { type CheckDraft, readCheck } from "./checks.ts";
 
-const SERVICE_KEYS = [
+export const SERVICE_KEYS = [
   "vip",
   "port",
   "fwmark",
@@ -50,8 +50,8 @@ const SERVICE_KEYS = [
   "check",
   "real",
 ];
-const REAL_KEYS = ["address", "port", "weight", "method", "u_threshold", "l_threshold", "check"];
-const SORRY_KEYS = ["address", "port", "method"];
+export const REAL_KEYS = ["address", "port", "weight", "method", "u_threshold", "l_threshold", "check"];
+export const SORRY_KEYS = ["address", "port", "method"];
 export const SCHEDULERS: readonly Scheduler[] = [
   "rr",
   "wrr",

@@ -6,12 +6,12 @@ import type { PathSeg } from "../path.ts";
 import { type Ctx, readString, TableReader } from "../reader.ts";
 import type { LogLevel, SshUserConfig, SystemConfig, SystemSysctls, UserRole } from "../types.ts";
 
-const SYSTEM_KEYS = ["hostname", "console", "console_baud", "ssh", "api", "log", "sysctl"];
-const SSH_KEYS = ["enabled", "listen", "port", "users"];
-const USER_KEYS = ["name", "role", "authorized_keys"];
-const API_KEYS = ["enabled", "listen", "port", "token"];
-const LOG_KEYS = ["level"];
-const SYSCTL_KEYS = Object.keys(DEFAULTS.system.sysctl);
+export const SYSTEM_KEYS = ["hostname", "console", "console_baud", "ssh", "api", "log", "sysctl"];
+export const SSH_KEYS = ["enabled", "listen", "port", "users"];
+export const USER_KEYS = ["name", "role", "authorized_keys"];
+export const API_KEYS = ["enabled", "listen", "port", "token"];
+export const LOG_KEYS = ["level"];
+export const SYSCTL_KEYS = Object.keys(DEFAULTS.system.sysctl);
 const LOG_LEVELS: readonly LogLevel[] = ["trace", "debug", "info", "warn", "error", "fatal"];
 const ROLES: readonly UserRole[] = ["admin", "viewer"];
 const BAUD_RATES = [9600, 19200, 38400, 57600, 115200];

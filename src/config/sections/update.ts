@@ -4,7 +4,7 @@ import { DEFAULTS } from "../defaults.ts";
 import { type Ctx, readString, type TableReader } from "../reader.ts";
 import type { RebootPolicy, UpdateConfig } from "../types.ts";
 
-const UPDATE_KEYS = [
+export const UPDATE_KEYS = [
   "url",
   "trusted_keys",
   "check_interval",

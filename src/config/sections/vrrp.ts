@@ -27,9 +27,9 @@ import type {
 } from "../types.ts";
 import type { ReadInterface } from "./interfaces.ts";
 
-const VRRP_KEYS = ["instances", "sync_groups"];
-const NOTIFY_KEYS = ["notify", "notify_master", "notify_backup", "notify_fault"] as const;
-const INSTANCE_KEYS = [
+export const VRRP_KEYS = ["instances", "sync_groups"];
+export const NOTIFY_KEYS = ["notify", "notify_master", "notify_backup", "notify_fault"] as const;
+export const INSTANCE_KEYS = [
   "interface",
   "virtual_router_id",
   "priority",
@@ -51,9 +51,9 @@ const INSTANCE_KEYS = [
   "use_vmac",
   ...NOTIFY_KEYS,
 ];
-const VIP_KEYS = ["address", "dev"];
-const TRACK_KEYS = ["name", "weight"];
-const SYNC_GROUP_KEYS = ["instances", ...NOTIFY_KEYS];
+export const VIP_KEYS = ["address", "dev"];
+export const TRACK_KEYS = ["name", "weight"];
+export const SYNC_GROUP_KEYS = ["instances", ...NOTIFY_KEYS];
 const STATES: readonly VrrpState[] = ["MASTER", "BACKUP"];
 const CHECKSUMS: readonly VrrpChecksum[] = ["rfc5798", "v2-compat"];
 
