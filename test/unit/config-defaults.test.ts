@@ -20,7 +20,11 @@ import {
 import { UPDATE_KEYS } from "../../src/config/sections/update.ts";
 import { INSTANCE_KEYS, SYNC_GROUP_KEYS } from "../../src/config/sections/vrrp.ts";
 
-const DOC = readFileSync(join(import.meta.dir, "../../docs/config.md"), "utf8");
+// Table cells are compared with the padding that formatters add around "|" removed.
+const DOC = readFileSync(join(import.meta.dir, "../../docs/config.md"), "utf8")
+  .split("\n")
+  .map((l) => (l.startsWith("|") ? l.replace(/ *\| */g, "|") : l))
+  .join("\n");
 
 /** docs/config.md cut at every ## / ### heading: heading line -> its text. */
 function sections(): Map<string, string> {
@@ -75,7 +79,7 @@ const GLANCE: Record<string, unknown> = {
 describe("docs/config.md and src/config/defaults.ts agree", () => {
   test("'Defaults at a glance' lists exactly the defaults in code, with the same values", () => {
     const glance = sections().get("## Defaults at a glance") ?? "";
-    const rows = [...glance.matchAll(/^\| `([^`]+)` \| `([^`]*)` \|$/gm)].map((m) => [m[1], m[2]]);
+    const rows = [...glance.matchAll(/^\|`([^`]+)`\|`([^`]*)`\|$/gm)].map((m) => [m[1], m[2]]);
     expect(rows.length).toBeGreaterThan(40);
     const documented = Object.fromEntries(rows);
     const inCode = Object.fromEntries(Object.entries(GLANCE).map(([k, v]) => [k, JSON.stringify(v)]));
@@ -108,7 +112,7 @@ describe("docs/config.md and src/config/defaults.ts agree", () => {
         missing.push(`heading ${heading}`);
         continue;
       }
-      const rowLines = text.split("\n").filter((l) => l.startsWith("| "));
+      const rowLines = text.split("\n").filter((l) => l.startsWith("|"));
       for (const k of keys)
         if (!rowLines.some((l) => l.includes(`\`${k}\``))) missing.push(`${heading}: ${k}`);
     }
@@ -118,7 +122,7 @@ describe("docs/config.md and src/config/defaults.ts agree", () => {
   test("arp_role presets in the docs match the code", () => {
     const table = sections().get("### arp_role presets") ?? "";
     for (const [role, v] of Object.entries(ARP_ROLE_SYSCTLS)) {
-      const row = `| \`${role}\` | ${v.arp_ignore} | ${v.arp_announce} | ${v.arp_filter} | ${v.rp_filter} | ${v.send_redirects} |`;
+      const row = `|\`${role}\`|${v.arp_ignore}|${v.arp_announce}|${v.arp_filter}|${v.rp_filter}|${v.send_redirects}|`;
       expect(table).toContain(row);
     }
   });
