@@ -12,6 +12,7 @@ APT_PACKAGES=(
   iproute2 procps kmod
   keepalived tshark tcpdump
   mariadb-server dnsmasq
+  tmux openssh-client
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

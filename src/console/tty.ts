@@ -33,6 +33,8 @@ const SIZE_POLL_MS = 1000;
 export function startTtyConsole(opts: TtyConsoleOptions): TtyConsole {
   const { input, output, ownsStreams } = openStreams(opts.device);
   const sizeOf = (): [number, number] => {
+    // getWindowSize() returns a cached value; _refreshSize() re-reads it from the kernel (TIOCGWINSZ).
+    (output as unknown as { _refreshSize?: () => void })._refreshSize?.();
     const [cols, rows] = output.getWindowSize();
     return cols > 0 && rows > 0 ? [cols, rows] : [80, 24];
   };
