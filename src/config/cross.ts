@@ -2,7 +2,7 @@
 // interfaces and VRRP, VRRP with services, the box's sysctls with its forwarding methods).
 
 import { didYouMean } from "./errors.ts";
-import { cidrContains, formatCidr, formatIp, networkOf, sameIp } from "./net.ts";
+import { cidrContains, formatCidr, formatIp, networkOf, parseCidr, sameIp } from "./net.ts";
 import type { Ctx } from "./reader.ts";
 import type { ReadInterface } from "./sections/interfaces.ts";
 import type { ReadService } from "./sections/services.ts";
@@ -88,6 +88,12 @@ function checkRealServers(ctx: Ctx, input: CrossInput): void {
   const connected = input.interfaces.flatMap((i) =>
     i.cidrs.map((c) => ({ net: c.cidr, ifname: i.config.name })),
   );
+  const routes = input.interfaces.flatMap((i) =>
+    i.config.routes.flatMap((rt) => {
+      const net = parseCidr(rt.to);
+      return net === undefined ? [] : [net];
+    }),
+  );
   for (const s of input.services) {
     for (const r of s.reals) {
       const at = [...r.path, "address"];
@@ -99,8 +105,20 @@ function checkRealServers(ctx: Ctx, input: CrossInput): void {
         );
         continue;
       }
-      if (r.config.method !== "dr") continue;
-      if (connected.some((c) => cidrContains(c.net, r.ip))) continue;
+      const onLink = connected.some((c) => cidrContains(c.net, r.ip));
+      if (r.config.method !== "dr") {
+        // NAT and TUN route to the real server: some connected subnet or configured route must reach it.
+        const familyReported =
+          s.vip !== undefined && s.vip.family !== r.ip.family && r.config.method !== "tun";
+        if (!onLink && !familyReported && !routes.some((net) => cidrContains(net, r.ip))) {
+          ctx.valueError(
+            at,
+            `real server ${formatIp(r.ip)} is not reachable: no connected subnet or route in [interfaces] covers it (${r.config.method.toUpperCase()} routes to it)`,
+          );
+        }
+        continue;
+      }
+      if (onLink) continue;
       const list = unique(
         connected.filter((c) => c.net.addr.family === r.ip.family).map((c) => formatCidr(networkOf(c.net))),
       );

@@ -620,8 +620,8 @@ const BROKEN: Array<[string, string, string[]]> = [
   ],
   [
     "neither vip nor fwmark",
-    toml("[services.web]", "port = 80", "[[services.web.real]]", 'address = "10.0.1.11"'),
-    ["1:1: services.web: missing required key 'vip' (or 'fwmark')"],
+    toml(...IF0, "[services.web]", "port = 80", "[[services.web.real]]", 'address = "10.0.1.11"'),
+    ["3:1: services.web: missing required key 'vip' (or 'fwmark')"],
   ],
   [
     "sh_port without the sh scheduler",
@@ -823,7 +823,7 @@ const BROKEN: Array<[string, string, string[]]> = [
       'method = "tun"',
       'tun_type = "gue"',
       "[[services.web.real]]",
-      'address = "10.0.9.11"',
+      'address = "10.0.1.11"',
     ),
     ["3:1: services.web: missing required key 'tun_port' (the GUE UDP port, for tun_type = \"gue\")"],
   ],
@@ -831,6 +831,20 @@ const BROKEN: Array<[string, string, string[]]> = [
     "service with no real servers",
     toml(...IF0, "[services.web]", 'vip = "10.0.1.100"', "port = 80"),
     ["3:1: services.web: has no real servers; add [[services.web.real]] entries (or a sorry_server)"],
+  ],
+  [
+    "NAT real server that no subnet or route reaches",
+    toml(
+      ...IF0,
+      'routes = [{ to = "10.8.0.0/16", via = "10.0.1.1" }]',
+      "[services.web]",
+      'vip = "10.0.1.100"',
+      "port = 80",
+      'real = [{ address = "10.8.0.5" }, { address = "10.9.0.5" }]',
+    ),
+    [
+      "7:47: services.web.real[1].address: real server 10.9.0.5 is not reachable: no connected subnet or route in [interfaces] covers it (NAT routes to it)",
+    ],
   ],
   [
     "real server that is the box itself",
