@@ -1,0 +1,33 @@
+// The checker for each check type. An engine can be given others (tests, or a probe in a namespace).
+import type { Checker, CheckResult, CheckSpec, CheckTarget, CheckType } from "../types.ts";
+import { dnsChecker } from "./dns.ts";
+import { execChecker } from "./exec.ts";
+import { httpChecker } from "./http.ts";
+import { mysqlChecker } from "./mysql.ts";
+import { tcpChecker } from "./tcp.ts";
+
+export type CheckerTable = { readonly [T in CheckType]: Checker<Extract<CheckSpec, { type: T }>> };
+
+export const DEFAULT_CHECKERS: CheckerTable = {
+  tcp: tcpChecker,
+  http: httpChecker,
+  https: httpChecker,
+  mysql: mysqlChecker,
+  dns: dnsChecker,
+  exec: execChecker,
+};
+
+/** Runs the right checker for a spec; a checker that throws is a failed check, never a crash. */
+export async function runCheck(
+  table: CheckerTable,
+  spec: CheckSpec,
+  target: CheckTarget,
+  signal: AbortSignal,
+): Promise<CheckResult> {
+  const checker = table[spec.type] as Checker;
+  try {
+    return await checker(spec, target, signal);
+  } catch (err) {
+    return { ok: false, reason: `checker failed: ${(err as Error)?.message ?? String(err)}`, latencyMs: 0 };
+  }
+}
