@@ -54,11 +54,15 @@ function sshArgs(user: string, key: string, extra: readonly string[] = []): stri
 }
 
 async function ssh(user: string, key: string, command: string, extra: readonly string[] = []) {
-  const p = Bun.spawn([...sshArgs(user, key, extra), command], {
-    stdout: "pipe",
-    stderr: "pipe",
-    stdin: "ignore",
-  });
+  const p = Bun.spawn(
+    [...sshArgs(user, key, extra), command],
+    {
+      stdout: "pipe",
+      stderr: "pipe",
+      stdin: "ignore",
+    },
+    30_000,
+  );
   const [stdout, stderr, code] = await Promise.all([
     new Response(p.stdout).text(),
     new Response(p.stderr).text(),
@@ -68,18 +72,21 @@ async function ssh(user: string, key: string, command: string, extra: readonly s
 }
 
 beforeAll(async () => {
-  server = await startSshServer({
-    listen: "127.0.0.1",
-    port: 0,
-    hostKeyDir,
-    users: [
-      { name: "ops", role: "admin", keys: [adminKey.pub] },
-      { name: "watch", role: "viewer", keys: ["not a key at all", viewerKey.pub] },
-    ],
-    snapshot: box.snapshot,
-    actions: box,
-    log: mem.log,
-  });
+  server = await startSshServer(
+    {
+      listen: "127.0.0.1",
+      port: 0,
+      hostKeyDir,
+      users: [
+        { name: "ops", role: "admin", keys: [adminKey.pub] },
+        { name: "watch", role: "viewer", keys: ["not a key at all", viewerKey.pub] },
+      ],
+      snapshot: box.snapshot,
+      actions: box,
+      log: mem.log,
+    },
+    30_000,
+  );
   await Bun.write(knownHosts, `[127.0.0.1]:${server.port} ${server.hostPublicKey}\n`);
 });
 
@@ -110,13 +117,13 @@ describe("host key", () => {
     } finally {
       await again.close();
     }
-  });
+  }, 30_000);
 
   test("a key line that does not parse is reported, not fatal", () => {
     expect(mem.lines().some((l) => l["event"] === "console.ssh_key_ignored" && l["user"] === "watch")).toBe(
       true,
     );
-  });
+  }, 30_000);
 });
 
 describe("login", () => {
@@ -126,7 +133,7 @@ describe("login", () => {
     expect(r.stderr).toContain("Permission denied (publickey)");
     const r2 = await ssh("nobody", adminKey.path, "show vrrp");
     expect(r2.code).toBe(255);
-  });
+  }, 30_000);
 
   test("the server offers no password authentication", async () => {
     const r = await ssh("ops", adminKey.path, "show vrrp", [
@@ -137,7 +144,7 @@ describe("login", () => {
     ]);
     expect(r.code).toBe(255);
     expect(r.stderr).toContain("Permission denied (publickey)");
-  });
+  }, 30_000);
 
   test("a password login is rejected even when the client insists", async () => {
     const outcome = await new Promise<string>((resolve) => {
@@ -161,7 +168,7 @@ describe("login", () => {
     expect(
       mem.lines().some((l) => l["event"] === "console.ssh_auth_failed" && l["method"] === "password"),
     ).toBe(true);
-  });
+  }, 30_000);
 });
 
 describe("CLI over ssh exec", () => {
@@ -179,13 +186,13 @@ describe("CLI over ssh exec", () => {
       ["10.0.0.3:80", snap.services[0]!.realServers[1]!.weight],
       ["10.0.0.4:80", snap.services[0]!.realServers[2]!.weight],
     ]);
-  });
+  }, 30_000);
 
   test("show vrrp in text", async () => {
     const r = await ssh("watch", viewerKey.path, "show vrrp");
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/VI_web\s+eth0\s+51 MASTER/);
-  });
+  }, 30_000);
 
   test("an admin's weight change reaches the handler, attributed to the SSH user", async () => {
     const before = box.performed.length;
@@ -196,7 +203,7 @@ describe("CLI over ssh exec", () => {
     expect(p.action).toEqual({ kind: "weight", service: "web", real: "10.0.0.3:80", weight: 7 });
     expect(p.actor).toEqual({ who: "ops@ssh:127.0.0.1", role: "admin" });
     expect(box.findReal("web", "10.0.0.3:80")!.weight).toBe(7);
-  });
+  }, 30_000);
 
   test("a viewer cannot run admin actions", async () => {
     const before = box.performed.length;
@@ -204,7 +211,7 @@ describe("CLI over ssh exec", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("permission denied");
     expect(box.performed.length).toBe(before);
-  });
+  }, 30_000);
 
   test("commands on stdin without a terminal run line by line", async () => {
     const p = Bun.spawn([...sshArgs("ops", adminKey.path, ["-T"])], {
@@ -218,7 +225,7 @@ describe("CLI over ssh exec", () => {
     expect(code).toBe(0);
     expect(out).toContain("hostname  lb1.example");
     expect(out).toContain('"bootSlot": "a"');
-  });
+  }, 30_000);
 });
 
 describe("TUI over ssh -t in tmux", () => {
@@ -258,7 +265,7 @@ describe("TUI over ssh -t in tmux", () => {
     tmux.keys("admin", "q");
     await waitFor("ssh to exit", () => tmux.paneDead("admin"));
     expect(tmux.paneExitStatus("admin")).toBe(0);
-  });
+  }, 30_000);
 
   test("viewer: sees everything, changes nothing", async () => {
     tmux.start("viewer", sshArgs("watch", viewerKey.path, ["-t"]), 80, 24);
@@ -271,7 +278,7 @@ describe("TUI over ssh -t in tmux", () => {
     expect(box.performed.length).toBe(before);
     tmux.keys("viewer", "q");
     await waitFor("ssh to exit", () => tmux.paneDead("viewer"));
-  });
+  }, 30_000);
 
   test("reload over the TUI shows the diff, then applies on y", async () => {
     tmux.start("reload", sshArgs("ops", adminKey.path, ["-t"]), 80, 24);
@@ -296,5 +303,5 @@ describe("TUI over ssh -t in tmux", () => {
     expect(logged.some((l) => (l["action"] as { confirm?: boolean }).confirm === true)).toBe(true);
     tmux.keys("reload", "q");
     await waitFor("ssh to exit", () => tmux.paneDead("reload"));
-  });
+  }, 30_000);
 });

@@ -76,7 +76,7 @@ export class Tmux {
   ): Promise<string> {
     let last = "";
     try {
-      return await waitFor(
+      return await waitFor<string | null>(
         what,
         () => {
           last = this.screen(session).join("\n");
@@ -84,7 +84,7 @@ export class Tmux {
         },
         timeoutMs,
         50,
-      );
+      ).then((text) => text ?? "");
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- screen ---\n${last}\n--------------`);
     }

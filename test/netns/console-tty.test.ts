@@ -15,18 +15,21 @@ let closedByConsole = false;
 beforeAll(async () => {
   tmux.start("serial", ["sleep", "3600"], 80, 24);
   const device = await waitFor("pane tty", () => tmux.paneTty("serial"));
-  tty = startTtyConsole({
-    device,
-    snapshot: box.snapshot,
-    actions: box,
-    actor: { who: "console:ttyS0", role: "admin" },
-    log: mem.log,
-    allowQuit: false,
-    refreshMs: 200,
-    onClose: () => {
-      closedByConsole = true;
+  tty = startTtyConsole(
+    {
+      device,
+      snapshot: box.snapshot,
+      actions: box,
+      actor: { who: "console:ttyS0", role: "admin" },
+      log: mem.log,
+      allowQuit: false,
+      refreshMs: 200,
+      onClose: () => {
+        closedByConsole = true;
+      },
     },
-  });
+    30_000,
+  );
 });
 
 afterAll(() => {
@@ -47,13 +50,13 @@ describe("serial console TUI", () => {
     expect(lines[1]).toContain("console:ttyS0 (admin)");
     expect(lines.at(-1)).toContain("f failover");
     expect(lines.at(-1)).not.toContain("q quit");
-  });
+  }, 30_000);
 
   test("q does not end the serial console", async () => {
     tmux.keys("serial", "q");
     await tmux.waitScreen("serial", "refusal", (s) => s.includes("it stays on"));
     expect(closedByConsole).toBe(false);
-  });
+  }, 30_000);
 
   test("fail over an instance with a typed priority and confirmation, then take it back", async () => {
     tmux.keys("serial", "Down", "f");
@@ -86,14 +89,14 @@ describe("serial console TUI", () => {
     expect(box.performed.at(-1)?.action).toEqual({ kind: "failback", instance: "VI_db" });
     const logged = mem.lines().filter((l) => l["event"] === "console.action" && l["who"] === "console:ttyS0");
     expect(logged.map((l) => (l["action"] as { kind: string }).kind)).toEqual(["failover", "failback"]);
-  });
+  }, 30_000);
 
   test("Escape cancels a prompt (lone ESC resolved by timeout)", async () => {
     tmux.keys("serial", "2", "w");
     await tmux.waitScreen("serial", "weight prompt", (s) => s.includes("Weight for 10.0.0.2:80 in web"));
     tmux.keys("serial", "Escape");
     await tmux.waitScreen("serial", "cancelled", (s) => s.includes("Cancelled."));
-  });
+  }, 30_000);
 
   test("check history of a real server", async () => {
     tmux.keys("serial", "End", "Up", "Enter");
@@ -106,12 +109,12 @@ describe("serial console TUI", () => {
     expect(s).toMatch(/FAIL\s+3000ms\s+connect timeout after 3000 ms/);
     tmux.keys("serial", "Escape");
     await tmux.waitScreen("serial", "back to services", (t) => t.includes("Prot LocalAddress:Port"));
-  });
+  }, 30_000);
 
   test("live data: a changed snapshot shows up without a key press", async () => {
     box.findReal("web", "10.0.0.2:80")!.activeConns = 4242;
     await tmux.waitScreen("serial", "refresh", (s) => /10\.0\.0\.2:80\s+Route\s+5\s+4242/.test(s));
-  });
+  }, 30_000);
 
   test("redraws cleanly after a resize", async () => {
     tmux.resize("serial", 120, 40);
@@ -122,5 +125,5 @@ describe("serial console TUI", () => {
     expect(lines.at(-1)).toContain("j/k select");
     tmux.resize("serial", 80, 24);
     await tmux.waitScreen("serial", "80x24 again", (t) => (t.split("\n")[2] ?? "") === "-".repeat(80));
-  });
+  }, 30_000);
 });
