@@ -54,15 +54,11 @@ function sshArgs(user: string, key: string, extra: readonly string[] = []): stri
 }
 
 async function ssh(user: string, key: string, command: string, extra: readonly string[] = []) {
-  const p = Bun.spawn(
-    [...sshArgs(user, key, extra), command],
-    {
-      stdout: "pipe",
-      stderr: "pipe",
-      stdin: "ignore",
-    },
-    30_000,
-  );
+  const p = Bun.spawn([...sshArgs(user, key, extra), command], {
+    stdout: "pipe",
+    stderr: "pipe",
+    stdin: "ignore",
+  });
   const [stdout, stderr, code] = await Promise.all([
     new Response(p.stdout).text(),
     new Response(p.stderr).text(),
@@ -72,21 +68,18 @@ async function ssh(user: string, key: string, command: string, extra: readonly s
 }
 
 beforeAll(async () => {
-  server = await startSshServer(
-    {
-      listen: "127.0.0.1",
-      port: 0,
-      hostKeyDir,
-      users: [
-        { name: "ops", role: "admin", keys: [adminKey.pub] },
-        { name: "watch", role: "viewer", keys: ["not a key at all", viewerKey.pub] },
-      ],
-      snapshot: box.snapshot,
-      actions: box,
-      log: mem.log,
-    },
-    30_000,
-  );
+  server = await startSshServer({
+    listen: "127.0.0.1",
+    port: 0,
+    hostKeyDir,
+    users: [
+      { name: "ops", role: "admin", keys: [adminKey.pub] },
+      { name: "watch", role: "viewer", keys: ["not a key at all", viewerKey.pub] },
+    ],
+    snapshot: box.snapshot,
+    actions: box,
+    log: mem.log,
+  });
   await Bun.write(knownHosts, `[127.0.0.1]:${server.port} ${server.hostPublicKey}\n`);
 });
 

@@ -15,21 +15,18 @@ let closedByConsole = false;
 beforeAll(async () => {
   tmux.start("serial", ["sleep", "3600"], 80, 24);
   const device = await waitFor("pane tty", () => tmux.paneTty("serial"));
-  tty = startTtyConsole(
-    {
-      device,
-      snapshot: box.snapshot,
-      actions: box,
-      actor: { who: "console:ttyS0", role: "admin" },
-      log: mem.log,
-      allowQuit: false,
-      refreshMs: 200,
-      onClose: () => {
-        closedByConsole = true;
-      },
+  tty = startTtyConsole({
+    device,
+    snapshot: box.snapshot,
+    actions: box,
+    actor: { who: "console:ttyS0", role: "admin" },
+    log: mem.log,
+    allowQuit: false,
+    refreshMs: 200,
+    onClose: () => {
+      closedByConsole = true;
     },
-    30_000,
-  );
+  });
 });
 
 afterAll(() => {
