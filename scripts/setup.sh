@@ -13,6 +13,7 @@ APT_PACKAGES=(
   keepalived tshark tcpdump
   mariadb-server dnsmasq
   tmux openssh-client
+  iputils-ping
 )
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
