@@ -259,6 +259,7 @@ function readInstance(
     }
   }
 
+  const seenPeers: IpAddr[] = [];
   const peers =
     t.list("unicast_peer", (p, item) => {
       const ip = readIp(ctx, p, item);
@@ -266,6 +267,11 @@ function readInstance(
         ctx.valueError(p, `peer ${formatIp(ip)} is IPv${ip.family} but this instance is IPv${family}`);
         return undefined;
       }
+      if (ip !== undefined && seenPeers.some((other) => sameIp(other, ip))) {
+        ctx.valueError(p, `peer ${formatIp(ip)} is listed twice`);
+        return undefined;
+      }
+      if (ip !== undefined) seenPeers.push(ip);
       return ip;
     }) ?? [];
   const src = t.ip("unicast_src_ip");
