@@ -847,6 +847,11 @@ const BROKEN: Array<[string, string, string[]]> = [
     ],
   ],
   [
+    "service with an empty list of real servers",
+    toml(...IF0, "[services.web]", 'vip = "10.0.1.100"', "port = 80", "real = []"),
+    ["6:8: services.web.real: lists no real servers; add at least one (or a sorry_server)"],
+  ],
+  [
     "real server that is the box itself",
     toml(
       ...IF0,

@@ -292,6 +292,8 @@ function readService(ctx: Ctx, name: string, raw: unknown, path: PathSeg[]): Rea
   }
   if (realRaw === undefined && sorry === undefined) {
     ctx.tableError(path, `has no real servers; add [[services.${name}.real]] entries (or a sorry_server)`);
+  } else if (Array.isArray(realRaw) && realRaw.length === 0 && sorry === undefined) {
+    ctx.valueError(t.at("real"), "lists no real servers; add at least one (or a sorry_server)");
   }
 
   const vrrpInstance = t.string("vrrp_instance", { nonEmpty: true });
