@@ -220,7 +220,8 @@ class Step {
   ): void {
     const prev = this.get(i);
     if (prev.role === "backup") return;
-    if (prev.role === "master") this.vipAction(i, "delVip");
+    // From initialize too: a previous run killed while master may have left the VIPs behind.
+    if (prev.role === "master" || prev.role === "initialize") this.vipAction(i, "delVip");
     const learned =
       opts.learnedCs ?? (prev.role === "master" ? prev.spec.advertIntervalCs : prev.masterAdverIntervalCs);
     this.set(i, {
@@ -239,10 +240,8 @@ class Step {
   toFault(i: number, reason: string, group?: string): void {
     const prev = this.get(i);
     if (prev.role === "fault") return;
-    if (prev.role === "master") {
-      this.sendAdvert(i, 0); // let the backups take over after Skew_Time instead of Master_Down_Interval
-      this.vipAction(i, "delVip");
-    }
+    if (prev.role === "master") this.sendAdvert(i, 0); // backups take over after Skew_Time, not Master_Down
+    if (prev.role === "master" || prev.role === "initialize") this.vipAction(i, "delVip");
     this.set(i, { ...this.get(i), role: "fault", adverAt: null, masterDownAt: null, masterAddress: null });
     this.event(i, prev.role, reason, group);
     if (!group) this.propagate(i, "fault", reason);
