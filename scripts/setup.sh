@@ -12,7 +12,7 @@ APT_PACKAGES=(
   iproute2 procps kmod
   keepalived tshark tcpdump
   mariadb-server dnsmasq
-  tmux openssh-client
+  tmux openssh-client prometheus
   iputils-ping
 )
 missing=()

@@ -48,6 +48,8 @@ export interface RealServerSnapshot {
   readonly outBytes: number;
   /** Newest last, bounded. */
   readonly checks: readonly CheckResultSnapshot[];
+  /** Check results counted since start, when the health checker keeps totals (for /metrics counters). */
+  readonly checkTotals?: { readonly ok: number; readonly failed: number };
 }
 
 export interface ServiceSnapshot {

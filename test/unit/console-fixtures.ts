@@ -89,7 +89,7 @@ export class FakeBox implements ActionHandler {
       scheduler: "wlc",
       persistence: 0,
       reals: [
-        real("10.0.0.2", 80, 5),
+        real("10.0.0.2", 80, 5, { checkTotals: { ok: 120, failed: 2 } }),
         real("10.0.0.3", 80, 5),
         real("10.0.0.4", 80, 5, {
           health: "down",
