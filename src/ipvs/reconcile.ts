@@ -68,14 +68,7 @@ export function planReconcile(
     const key = serviceKeyString(want.key);
     if (desiredKeys.has(key)) throw new Error(`planReconcile: service ${key} is desired twice`);
     desiredKeys.add(key);
-    const have = kernelByKey.get(key);
-    ownedServices.add(key);
-    if (have === undefined) {
-      ops.push({ op: "addService", key: want.key, options: want.options });
-    } else if (!sameServiceOptions(want.options, have.options)) {
-      ops.push({ op: "editService", key: want.key, options: want.options });
-    }
-    planDests(want, have, ops, ownedDests, foreign);
+    planService(want, kernelByKey.get(key), ops, ownedServices, ownedDests, foreign);
   }
 
   for (const have of kernel) {
@@ -103,13 +96,38 @@ export function planReconcile(
   return { ops, owned: { services: ownedServices, dests: ownedDests }, foreign };
 }
 
-function planDests(
+/**
+ * One service alone (a health or operator change): the rest of the table and its ownership are untouched.
+ * `have` is the service as the kernel holds it, if it does.
+ */
+export function planServiceUpdate(
+  want: ServiceSpec,
+  have: KernelService | undefined,
+  owned: Ownership,
+): ReconcilePlan {
+  const ops: IpvsOp[] = [];
+  const foreign: string[] = [];
+  const services = new Set(owned.services);
+  const dests = new Set(owned.dests);
+  planService(want, have, ops, services, dests, foreign);
+  ops.sort((a, b) => OP_ORDER[a.op] - OP_ORDER[b.op]);
+  return { ops, owned: { services, dests }, foreign };
+}
+
+function planService(
   want: ServiceSpec,
   have: KernelService | undefined,
   ops: IpvsOp[],
+  ownedServices: Set<string>,
   ownedDests: Set<string>,
   foreign: string[],
 ): void {
+  ownedServices.add(serviceKeyString(want.key));
+  if (have === undefined) {
+    ops.push({ op: "addService", key: want.key, options: want.options });
+  } else if (!sameServiceOptions(want.options, have.options)) {
+    ops.push({ op: "editService", key: want.key, options: want.options });
+  }
   const haveByKey = new Map((have?.dests ?? []).map((d) => [destKeyString(d), d]));
   const wantKeys = new Set<string>();
   for (const dest of want.dests) {
