@@ -14,6 +14,16 @@ export const MAX_WATCHERS = 32;
 const STOP_DEADLINE_MS = 2000;
 let liveWatchers = 0;
 
+/**
+ * Where the worker module lives. In a `bun build --compile` executable, modules sit under /$bunfs/root
+ * relative to the project root, and the worker must be built as an extra entrypoint:
+ * `bun build --compile src/main.ts ffi/fd-watch-worker.ts` run from the project root.
+ */
+function workerSpecifier(): string {
+  if (import.meta.url.startsWith("file:///$bunfs/")) return "/$bunfs/root/ffi/fd-watch-worker.ts";
+  return new URL("./fd-watch-worker.ts", import.meta.url).href;
+}
+
 interface Waiter {
   resolve(r: Readiness): void;
   reject(e: Error): void;
@@ -36,7 +46,7 @@ export class FdWatcher {
     if (liveWatchers >= MAX_WATCHERS) throw new FdWatcherError(`more than ${MAX_WATCHERS} fd watchers`);
     this.wakeFd = eventfd();
     liveWatchers++;
-    this.worker = new Worker(new URL("./fd-watch-worker.ts", import.meta.url).href);
+    this.worker = new Worker(workerSpecifier());
     this.worker.onmessage = (e: MessageEvent<WatchReport>) => this.onReport(e.data);
     this.worker.onerror = (e) => this.fail(new FdWatcherError(`fd watcher worker failed: ${e.message}`));
     this.worker.unref();

@@ -106,6 +106,11 @@ export function formatIp(bytes: Uint8Array): string {
     i = j;
   }
   const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(":");
+  // Like glibc's inet_ntop (and so iproute2): IPv4-mapped and -compatible addresses end in dotted quad.
+  if (bestStart === 0 && (bestLen === 6 || (bestLen === 5 && g[5] === 0xffff))) {
+    const v4 = Array.from(bytes.subarray(12)).join(".");
+    return bestLen === 6 ? `::${v4}` : `::ffff:${v4}`;
+  }
   if (bestLen < 2) return hex(g);
   return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
 }
