@@ -153,3 +153,53 @@ export function applyIpv4Conf(
   }
   return changes;
 }
+
+/** Box-wide sysctls ([system.sysctl] in the config). */
+export interface SystemSysctlValues {
+  readonly ip_forward: boolean;
+  readonly ipv6_forwarding: boolean;
+  readonly ip_nonlocal_bind: boolean;
+  readonly vs_conntrack: boolean;
+  readonly vs_expire_nodest_conn: boolean;
+  readonly vs_expire_quiescent_template: boolean;
+  readonly vs_sloppy_tcp: boolean;
+}
+
+const SYSTEM_PATHS: Readonly<Record<keyof SystemSysctlValues, string>> = {
+  ip_forward: `${SYS}/ipv4/ip_forward`,
+  ipv6_forwarding: `${SYS}/ipv6/conf/all/forwarding`,
+  ip_nonlocal_bind: `${SYS}/ipv4/ip_nonlocal_bind`,
+  vs_conntrack: `${SYS}/ipv4/vs/conntrack`,
+  vs_expire_nodest_conn: `${SYS}/ipv4/vs/expire_nodest_conn`,
+  vs_expire_quiescent_template: `${SYS}/ipv4/vs/expire_quiescent_template`,
+  vs_sloppy_tcp: `${SYS}/ipv4/vs/sloppy_tcp`,
+};
+
+export interface SystemSysctlReport {
+  readonly changes: SysctlChange[];
+  /** Keys whose file does not exist (net.ipv4.vs.* before ip_vs is loaded, IPv6 disabled). */
+  readonly unavailable: (keyof SystemSysctlValues)[];
+}
+
+/**
+ * Writes the box-wide values. A missing file is reported in `unavailable` when the wanted value is off
+ * (nothing to do) and is an error when it is on (the feature the config relies on is absent).
+ */
+export function applySystemSysctls(
+  values: SystemSysctlValues,
+  io: SysctlIo = procSysctl,
+): SystemSysctlReport {
+  const changes: SysctlChange[] = [];
+  const unavailable: (keyof SystemSysctlValues)[] = [];
+  for (const key of Object.keys(SYSTEM_PATHS) as (keyof SystemSysctlValues)[]) {
+    const path = SYSTEM_PATHS[key];
+    try {
+      const c = writeInt(path, values[key] ? 1 : 0, io);
+      if (c) changes.push(c);
+    } catch (err) {
+      if (err instanceof SysctlError && err.code === "ENOENT" && !values[key]) unavailable.push(key);
+      else throw err;
+    }
+  }
+  return { changes, unavailable };
+}

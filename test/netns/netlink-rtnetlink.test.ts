@@ -1,7 +1,9 @@
 // rtnetlink operations against the real kernel inside a throwaway namespace, read back with iproute2.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { NlWriter } from "../../src/netlink/attrs.ts";
 import { KernelError } from "../../src/netlink/errors.ts";
 import { Rtnetlink } from "../../src/netlink/rtnetlink.ts";
+import { encodeIfAddrMsg } from "../../src/netlink/rtnl-codec.ts";
 import { createNetns, isRoot, kernelSupportsLinkKind, type TestNetns } from "../helpers/netns.ts";
 
 interface IpLink {
@@ -152,8 +154,6 @@ describe.skipIf(!isRoot())("rtnetlink in a namespace", () => {
   });
 
   test("a batch of 300 address adds goes through in chunks, each acked", async () => {
-    const { NlWriter } = await import("../../src/netlink/attrs.ts");
-    const { encodeIfAddrMsg } = await import("../../src/netlink/rtnl-codec.ts");
     const index = (await rt.requireLink("fnl1")).index;
     const reqs = Array.from({ length: 300 }, (_, i) => ({
       type: 20, // RTM_NEWADDR

@@ -2,13 +2,14 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   applyIpv4Conf,
+  applySystemSysctls,
   getIpForward,
   getIpv4Conf,
   SysctlError,
   setIpForward,
   setIpv4Conf,
 } from "../../src/system/sysctl.ts";
-import { createNetns, isRoot, type TestNetns } from "../helpers/netns.ts";
+import { createNetns, isRoot, type TestNetns, withNetns } from "../helpers/netns.ts";
 
 describe.skipIf(!isRoot())("sysctl in a namespace", () => {
   let ns: TestNetns;
@@ -74,5 +75,29 @@ describe.skipIf(!isRoot())("sysctl in a namespace", () => {
     });
     expect(err).toBeInstanceOf(SysctlError);
     expect((err as SysctlError).code).toBe("ENOENT");
+  });
+});
+
+describe.skipIf(!isRoot())("system sysctls in a namespace", () => {
+  test("forwarding and nonlocal bind are written; absent IPVS keys are reported when off", async () => {
+    await withNetns("fnl-", async (ns) => {
+      const values = {
+        ip_forward: true,
+        ipv6_forwarding: true,
+        ip_nonlocal_bind: true,
+        vs_conntrack: false,
+        vs_expire_nodest_conn: false,
+        vs_expire_quiescent_template: false,
+        vs_sloppy_tcp: false,
+      };
+      const report = await ns.run(() => applySystemSysctls(values));
+      expect(ns.sysctl("net/ipv4/ip_forward")).toBe("1");
+      expect(ns.sysctl("net/ipv6/conf/all/forwarding")).toBe("1");
+      expect(ns.sysctl("net/ipv4/ip_nonlocal_bind")).toBe("1");
+      expect(report.changes.length).toBeGreaterThanOrEqual(3);
+      const ipvsLoaded = ns.exec("test", "-e", "/proc/sys/net/ipv4/vs/conntrack").code === 0;
+      if (!ipvsLoaded) expect(report.unavailable).toContain("vs_conntrack");
+      expect((await ns.run(() => applySystemSysctls(values))).changes).toEqual([]);
+    });
   });
 });
