@@ -279,7 +279,7 @@ export async function selfSignedCert(
 
 export class Mariadb {
   constructor(
-    readonly proc: Proc,
+    public proc: Proc,
     readonly dir: string,
     readonly address: string,
     readonly port: number,
@@ -294,6 +294,13 @@ export class Mariadb {
     return (
       await sh(["mariadb", "--no-defaults", `--socket=${this.socket}`, "-uroot", "-N", "-B", "-e", query])
     ).trim();
+  }
+
+  /** Starts mariadbd again on the same datadir (after a kill) and waits until it answers. */
+  async restart(lab: Lab): Promise<void> {
+    await this.proc.stop();
+    this.proc = lab.spawn(["/usr/sbin/mariadbd", `--defaults-file=${join(this.dir, "my.cnf")}`]);
+    await waitForMariadb(this);
   }
 
   async status(name: string): Promise<number> {
@@ -341,19 +348,25 @@ export async function startMariadb(
   );
   const proc = lab.spawn(["/usr/sbin/mariadbd", `--defaults-file=${cnf}`]);
   const db = new Mariadb(proc, dir, address, port);
+  await waitForMariadb(db);
+  return db;
+}
+
+async function waitForMariadb(db: Mariadb): Promise<void> {
   await waitFor(
     async () => {
-      if (!proc.alive) throw new Error(`mariadbd exited: ${proc.lines.slice(-5).join(" | ")}`);
-      return (
-        await sh(["mariadb", "--no-defaults", `--socket=${db.socket}`, "-uroot", "-e", "SELECT 1"], {
+      if (!db.proc.alive) throw new Error(`mariadbd exited: ${db.proc.lines.slice(-5).join(" | ")}`);
+      const out = await sh(
+        ["mariadb", "--no-defaults", `--socket=${db.socket}`, "-uroot", "-e", "SELECT 1"],
+        {
           allowFail: true,
-        })
-      ).includes("1");
+        },
+      );
+      return out.includes("1");
     },
     60_000,
     "mariadbd to accept connections",
   );
-  return db;
 }
 
 // ---------------------------------------------------------------------------------------------

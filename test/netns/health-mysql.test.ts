@@ -176,6 +176,28 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
       expect(downAfter).toBeLessThanOrEqual(2 * interval + timeout + 250);
       expect(upAfter).toBeLessThanOrEqual(2 * interval + 250);
       expect(engine.pool("db")).toHaveLength(1);
+
+      const killedAt = performance.now();
+      await db.proc.kill();
+      const killed = await waitFor(
+        () => events.find((x) => x.e.event === "health.real.down" && x.at > killedAt),
+        5000,
+        "db down after kill",
+      );
+      expect(killed.e.reason).toBe(`connection refused from ${target.address}:3306, 2/2 fails`);
+      expect(killed.at - killedAt).toBeLessThanOrEqual(2 * interval + timeout + 250);
+      expect(engine.pool("db")).toEqual([]);
+      await db.restart(lab);
+      const restartedAt = performance.now();
+      const back = await waitFor(
+        () => events.find((x) => x.e.event === "health.real.up" && x.at > killedAt),
+        10_000,
+        "db up after restart",
+      );
+      expect(back.at - restartedAt).toBeLessThanOrEqual(2 * interval + 250);
+      console.log(
+        `mariadb SIGKILL: down after ${(killed.at - killedAt).toFixed(0)} ms; up again after restart`,
+      );
     } finally {
       await engine.stop();
     }
