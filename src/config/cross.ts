@@ -7,7 +7,7 @@ import type { Ctx } from "./reader.ts";
 import type { ReadInterface } from "./sections/interfaces.ts";
 import type { ReadService } from "./sections/services.ts";
 import type { ReadVrrpInstance } from "./sections/vrrp.ts";
-import type { SystemConfig } from "./types.ts";
+import type { IpvsConfig, SystemConfig } from "./types.ts";
 
 export interface CrossInput {
   readonly system: SystemConfig;
@@ -16,6 +16,7 @@ export interface CrossInput {
   readonly interfaces: readonly ReadInterface[];
   readonly instances: readonly ReadVrrpInstance[];
   readonly services: readonly ReadService[];
+  readonly ipvs: IpvsConfig;
 }
 
 export function crossCheck(ctx: Ctx, input: CrossInput): void {
@@ -24,6 +25,27 @@ export function crossCheck(ctx: Ctx, input: CrossInput): void {
   checkRealServers(ctx, input);
   checkTrackServices(ctx, input);
   checkForwardingSysctls(ctx, input);
+  checkSyncDaemon(ctx, input);
+}
+
+/** The sync daemon's interface and VRRP instance must be defined in this file. */
+function checkSyncDaemon(ctx: Ctx, input: CrossInput): void {
+  const d = input.ipvs.sync_daemon;
+  if (d === undefined) return;
+  const ifnames = input.interfaces.map((i) => i.config.name);
+  if (d.interface !== "" && !ifnames.includes(d.interface)) {
+    ctx.valueError(
+      ["ipvs", "sync_daemon", "interface"],
+      `interface '${d.interface}' is not defined in [interfaces]${didYouMean(d.interface, ifnames)}; defined: ${ifnames.join(", ") || "none"}`,
+    );
+  }
+  const instances = input.instances.map((i) => i.config.name);
+  if (d.vrrp_instance !== undefined && !instances.includes(d.vrrp_instance)) {
+    ctx.valueError(
+      ["ipvs", "sync_daemon", "vrrp_instance"],
+      `VRRP instance '${d.vrrp_instance}' is not defined in [vrrp.instances]${didYouMean(d.vrrp_instance, instances)}; defined: ${instances.join(", ") || "none"}`,
+    );
+  }
 }
 
 function checkServiceIdentity(ctx: Ctx, services: readonly ReadService[]): void {

@@ -9,6 +9,7 @@ import { type ConfigError, sortErrors } from "./errors.ts";
 import { buildPositionIndex } from "./positions.ts";
 import { Ctx, TableReader } from "./reader.ts";
 import { readInterfaces } from "./sections/interfaces.ts";
+import { readIpvs } from "./sections/ipvs.ts";
 import { readServices } from "./sections/services.ts";
 import { readSystem } from "./sections/system.ts";
 import { readUpdate } from "./sections/update.ts";
@@ -20,7 +21,7 @@ export { formatConfigError } from "./errors.ts";
 
 export type LoadResult = { ok: true; config: Config; path: string } | { ok: false; errors: ConfigError[] };
 
-export const TOP_KEYS = ["system", "interfaces", "vrrp", "services", "update"];
+export const TOP_KEYS = ["system", "interfaces", "vrrp", "services", "ipvs", "update"];
 /** A config is a few kilobytes; refuse anything absurd before parsing it. */
 const MAX_CONFIG_BYTES = 4 * 1024 * 1024;
 
@@ -43,6 +44,7 @@ export function parseConfig(text: string, file: string): LoadResult {
   const interfaces = readInterfaces(ctx, root);
   const vrrp = readVrrp(ctx, root, interfaces);
   const services = readServices(ctx, root);
+  const ipvs = readIpvs(ctx, root);
   const update = readUpdate(ctx, root);
   crossCheck(ctx, {
     system,
@@ -50,6 +52,7 @@ export function parseConfig(text: string, file: string): LoadResult {
     interfaces,
     instances: vrrp.instances,
     services,
+    ipvs,
   });
   if (ctx.errors.length > 0) return { ok: false, errors: sortErrors(ctx.errors) };
   const config: Config = {
@@ -58,6 +61,7 @@ export function parseConfig(text: string, file: string): LoadResult {
     interfaces: interfaces.map((i) => i.config),
     vrrp: vrrp.config,
     services: services.map((s) => s.config),
+    ipvs,
     update,
   };
   return { ok: true, config, path: file };

@@ -63,6 +63,7 @@ export interface Config {
   readonly vrrp: VrrpConfig;
   /** In file order. */
   readonly services: readonly ServiceConfig[];
+  readonly ipvs: IpvsConfig;
   readonly update: UpdateConfig;
 }
 
@@ -354,4 +355,30 @@ export interface UpdateConfig {
   readonly reboot: RebootPolicy;
   /** "HH:MM-HH:MM" in UTC, for reboot = "window" */
   readonly reboot_window?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// IPVS kernel-wide settings
+
+/** "vrrp": master while the named VRRP instance is MASTER, backup otherwise (keepalived's lvs_sync_daemon). */
+export type SyncDaemonState = "vrrp" | "master" | "backup";
+
+export interface SyncDaemonConfig {
+  readonly interface: string;
+  readonly syncid: number;
+  readonly state: SyncDaemonState;
+  readonly vrrp_instance?: string;
+  readonly maxlen?: number;
+  readonly port?: number;
+  readonly ttl?: number;
+  readonly group?: string;
+  readonly pos: SourcePos;
+}
+
+export interface IpvsConfig {
+  /** seconds; 0 = leave the kernel's value (ipvsadm --set semantics) */
+  readonly timeout_tcp: number;
+  readonly timeout_tcpfin: number;
+  readonly timeout_udp: number;
+  readonly sync_daemon?: SyncDaemonConfig;
 }

@@ -8,6 +8,7 @@ import { ARP_ROLE_SYSCTLS, DEFAULTS } from "../../src/config/defaults.ts";
 import { formatConfigError, parseConfig, TOP_KEYS } from "../../src/config/load.ts";
 import { ALL_KEYS } from "../../src/config/sections/checks.ts";
 import { INTERFACE_KEYS, ROUTE_KEYS } from "../../src/config/sections/interfaces.ts";
+import { IPVS_KEYS, SYNC_DAEMON_KEYS } from "../../src/config/sections/ipvs.ts";
 import { REAL_KEYS, SERVICE_KEYS } from "../../src/config/sections/services.ts";
 import {
   API_KEYS,
@@ -103,6 +104,8 @@ describe("docs/config.md and src/config/defaults.ts agree", () => {
       ["## [services.&lt;NAME&gt;]", SERVICE_KEYS],
       ["### [[services.&lt;NAME&gt;.real]]", REAL_KEYS],
       ["## Health checks (`check = { ... }`)", ALL_KEYS],
+      ["## [ipvs]", IPVS_KEYS],
+      ["### [ipvs.sync_daemon]", SYNC_DAEMON_KEYS],
       ["## [update]", UPDATE_KEYS],
     ];
     const missing: string[] = [];

@@ -149,7 +149,7 @@ const BROKEN: Array<[string, string, string[]]> = [
     "unknown top-level table",
     toml("[sevices.web]", 'vip = "10.0.0.1"'),
     [
-      "1:2: sevices: unknown key 'sevices' (did you mean 'services'?); allowed keys here: system, interfaces, vrrp, services, update",
+      "1:2: sevices: unknown key 'sevices' (did you mean 'services'?); allowed keys here: system, interfaces, vrrp, services, ipvs, update",
     ],
   ],
   [
@@ -1068,6 +1068,36 @@ const BROKEN: Array<[string, string, string[]]> = [
     "reboot window policy without a window",
     toml("[update]", 'reboot = "window"'),
     ["1:1: update: missing required key 'reboot_window' (e.g. \"02:00-04:00\", UTC)"],
+  ],
+  [
+    "ipvs timeout out of range and unknown key",
+    toml("[ipvs]", "timeout_tcp = -1", "timout_udp = 5"),
+    [
+      "2:15: ipvs.timeout_tcp: -1 is out of range; allowed: 0..86400",
+      "3:1: ipvs.timout_udp: unknown key 'timout_udp' (did you mean 'timeout_udp'?); allowed keys here: timeout_tcp, timeout_tcpfin, timeout_udp, sync_daemon",
+    ],
+  ],
+  [
+    "sync daemon on an undefined interface, following an undefined instance",
+    toml(...IF0, "[ipvs.sync_daemon]", 'interface = "eth9"', 'vrrp_instance = "VI_X"', "syncid = 256"),
+    [
+      "4:13: ipvs.sync_daemon.interface: interface 'eth9' is not defined in [interfaces] (did you mean 'eth0'?); defined: eth0",
+      "5:17: ipvs.sync_daemon.vrrp_instance: VRRP instance 'VI_X' is not defined in [vrrp.instances]; defined: none",
+      "6:10: ipvs.sync_daemon.syncid: 256 is out of range; allowed: 0..255",
+    ],
+  ],
+  [
+    "sync daemon state vrrp without an instance, and a unicast group",
+    toml(...IF0, "[ipvs.sync_daemon]", 'interface = "eth0"', 'group = "10.0.0.1"'),
+    [
+      "3:1: ipvs.sync_daemon: missing required key 'vrrp_instance' (state \"vrrp\" follows a VRRP instance's MASTER/BACKUP state)",
+      "5:9: ipvs.sync_daemon.group: '10.0.0.1' is not a multicast address (224.0.0.0/4 or ff00::/8)",
+    ],
+  ],
+  [
+    "sync daemon with a fixed state does not take an instance",
+    toml(...IF0, "[ipvs.sync_daemon]", 'interface = "eth0"', 'state = "master"', 'vrrp_instance = "VI_1"'),
+    ["6:1: ipvs.sync_daemon.vrrp_instance: 'vrrp_instance' applies only with state = \"vrrp\""],
   ],
 ];
 
