@@ -12,7 +12,7 @@ APT_PACKAGES=(
   iproute2 procps kmod
   keepalived tshark tcpdump
   mariadb-server dnsmasq
-  tmux openssh-client prometheus
+  tmux openssh-client prometheus openssl curl
   iputils-ping
 )
 missing=()
