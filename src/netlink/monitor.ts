@@ -160,8 +160,12 @@ export class RtnlMonitor implements AsyncIterable<MonitorEvent> {
         await this.transport.waitReadable(WAIT_SLICE_MS);
       }
     } catch (err) {
-      if (!this.closed)
-        this.push({ kind: "error", error: err instanceof Error ? err : new Error(String(err)) });
+      if (this.closed) return;
+      // The socket is unusable: report why, then end the stream (readers get null once it is drained).
+      this.push({ kind: "error", error: err instanceof Error ? err : new Error(String(err)) });
+      this.closed = true;
+      for (const r of this.readers.splice(0)) r(null);
+      await this.transport.close().catch(() => undefined);
     }
   }
 }
