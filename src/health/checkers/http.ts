@@ -5,8 +5,7 @@
 import { createHash } from "node:crypto";
 import { createConnection, isIP, type Socket } from "node:net";
 import { type TLSSocket, connect as tlsConnect } from "node:tls";
-import { hostPort } from "../../ipvs/model.ts";
-import type { Checker, HttpCheckSpec } from "../types.ts";
+import type { Checker, CheckTarget, HttpCheckSpec } from "../types.ts";
 import { describeError, oneShot } from "./common.ts";
 import { HttpResponseParser } from "./http-parse.ts";
 
@@ -33,15 +32,8 @@ export const httpChecker: Checker<HttpCheckSpec> = (spec, target, signal) => {
   let sock: Socket | TLSSocket | undefined;
   const needBody = spec.bodyRegex !== undefined || spec.bodyMd5 !== undefined;
   const parser = new HttpResponseParser(needBody);
-  const defaultPort = spec.type === "https" ? 443 : 80;
-  const host =
-    spec.host ??
-    (target.port === defaultPort
-      ? hostPort(target.address, 0).replace(/:0$/, "")
-      : hostPort(target.address, target.port));
-  const sni =
-    spec.sni ??
-    (spec.host !== undefined && isIP(spec.host) === 0 ? spec.host.replace(/:\d+$/, "") : undefined);
+  const host = hostHeader(spec, target);
+  const sni = spec.sni ?? sniFromHost(spec.host);
   return oneShot(
     signal,
     spec.timeoutMs,
@@ -90,6 +82,20 @@ export const httpChecker: Checker<HttpCheckSpec> = (spec, target, signal) => {
     },
   );
 };
+
+/** The Host header: the configured one, else the address (with the port when it is not the default). */
+export function hostHeader(spec: HttpCheckSpec, target: CheckTarget): string {
+  if (spec.host !== undefined) return spec.host;
+  const addr = target.address.includes(":") ? `[${target.address}]` : target.address;
+  return target.port === (spec.type === "https" ? 443 : 80) ? addr : `${addr}:${target.port}`;
+}
+
+/** SNI carries names only: a Host header that is a name (without its port) is used, an address is not. */
+function sniFromHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  const name = host.startsWith("[") ? host : host.replace(/:\d+$/, "");
+  return isIP(name) === 0 && !name.startsWith("[") ? name : undefined;
+}
 
 function verdict(spec: HttpCheckSpec, parser: HttpResponseParser, needBody: boolean): [boolean, string] {
   if (parser.error !== null) return [false, parser.error];
