@@ -1,16 +1,20 @@
 // tmux as a test terminal: a private server per test file (its own socket name), panes of a fixed size,
 // send-keys to type and capture-pane to read the screen. Always kill() in teardown.
+import { rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { waitFor } from "../unit/console-fixtures.ts";
 
 export class Tmux {
   readonly socket: string;
 
   constructor(label: string) {
-    this.socket = `fco-${label}-${process.pid}`;
+    // An explicit socket path (not -L), so kill() can remove it and nothing is left in /tmp/tmux-UID.
+    this.socket = join(tmpdir(), `fco-tmux-${label}-${process.pid}.sock`);
   }
 
   private run(args: readonly string[]): { code: number; out: string; err: string } {
-    const p = Bun.spawnSync(["tmux", "-L", this.socket, ...args], { stdout: "pipe", stderr: "pipe" });
+    const p = Bun.spawnSync(["tmux", "-S", this.socket, ...args], { stdout: "pipe", stderr: "pipe" });
     return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
   }
 
@@ -92,6 +96,7 @@ export class Tmux {
 
   kill(): void {
     this.run(["kill-server"]);
+    rmSync(this.socket, { force: true });
   }
 }
 
