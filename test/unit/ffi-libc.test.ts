@@ -187,6 +187,6 @@ describe("FdWatcher", () => {
     expect(libc.recvfrom(b.fd, new Uint8Array(8))?.length).toBe(1);
     await w.close();
     await w.close();
-    expect(w.waitReadable(10)).rejects.toThrow("closed");
+    await expect(w.waitReadable(10)).rejects.toThrow("closed");
   });
 });

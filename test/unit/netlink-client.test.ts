@@ -194,7 +194,7 @@ describe("NetlinkClient", () => {
     const c = new NetlinkClient(new FakeKernel((m) => [ack(m)]));
     await c.close();
     await c.close();
-    expect(c.request({ type: 18, flags: 0, payload: new Uint8Array(0) })).rejects.toThrow("closed");
+    await expect(c.request({ type: 18, flags: 0, payload: new Uint8Array(0) })).rejects.toThrow("closed");
   });
 
   test("encodeMessages output is what the fake kernel decodes (sanity)", () => {
