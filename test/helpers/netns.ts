@@ -78,7 +78,9 @@ export class TestNetns {
   /**
    * Runs fn with the calling (main JS) thread inside the namespace: sockets and synchronous /proc
    * access made during fn belong to it. Bun.file and fs.promises run on other threads and do NOT.
-   * The thread is moved back afterwards, even when fn throws.
+   * The thread is moved back afterwards, even when fn throws. Threads first created during fn (a
+   * Worker, a lazily started pool thread) start in the namespace and stay there: keep fn to opening
+   * sockets and synchronous work, and prefer `ip netns exec` for whole processes.
    */
   async run<T>(fn: () => Promise<T> | T): Promise<T> {
     const home = openSync("/proc/thread-self/ns/net", "r");
