@@ -22,7 +22,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   if (wantPretty) {
     return pino(
       base,
-      pretty({ destination: fd, sync: true, translateTime: "SYS:HH:MM:ss.l", ignore: "app" }),
+      pretty({
+        destination: fd,
+        sync: true,
+        translateTime: "SYS:HH:MM:ss.l",
+        ignore: "app",
+        // one line per event on the box's serial console (set by the image's PID 1 shim)
+        singleLine: process.env["FULCRUM_LOG_SINGLE_LINE"] === "1",
+      }),
     );
   }
   return pino(base, pino.destination({ fd, sync: true }));

@@ -1,0 +1,83 @@
+// Which slot and release this boot came from: the root mount, its GPT label (fulcrum_<version>), and
+// on UEFI boots what systemd-boot told us in its EFI variables (the entry and its try counter).
+import { existsSync, readFileSync } from "node:fs";
+import { basename } from "node:path";
+import { diskOfPartition, listPartitions, parseUevent } from "./datapart.ts";
+import { findMount, isReadOnly, readMountInfo } from "./mounts.ts";
+
+/** systemd-boot's vendor GUID for its EFI variables (Boot Loader Interface). */
+const LOADER_GUID = "4a67b082-0a4c-41cf-b6c7-440b29bb8c4f";
+const EFIVARS = "/sys/firmware/efi/efivars";
+
+export interface BootInfo {
+  readonly rootDevice: string | undefined;
+  readonly rootLabel: string | undefined;
+  readonly rootReadOnly: boolean;
+  /** "A" or "B": the position of the root among the disk's root slots. */
+  readonly slot: "A" | "B" | undefined;
+  readonly version: string | undefined;
+  readonly uefi: boolean;
+  /** The UKI systemd-boot started, e.g. "fulcrum_0.1.0.7+2-1.efi" while its tries are counted. */
+  readonly loaderEntry: string | undefined;
+}
+
+/** "fulcrum_0.1.0.7" -> "0.1.0.7". Pure. */
+export function versionFromLabel(label: string | undefined): string | undefined {
+  return label?.startsWith("fulcrum_") ? label.slice("fulcrum_".length) : undefined;
+}
+
+/** EFI variables are a 4-byte attribute header and UTF-16LE text ending in NUL. Pure. */
+export function decodeEfiString(bytes: Uint8Array): string {
+  const body = bytes.subarray(4);
+  let s = "";
+  for (let i = 0; i + 1 < body.length; i += 2) {
+    const c = (body[i] ?? 0) | ((body[i + 1] ?? 0) << 8);
+    if (c === 0) break;
+    s += String.fromCharCode(c);
+  }
+  return s;
+}
+
+function efiVar(name: string): string | undefined {
+  const path = `${EFIVARS}/${name}-${LOADER_GUID}`;
+  try {
+    return decodeEfiString(new Uint8Array(readFileSync(path)));
+  } catch {
+    return undefined;
+  }
+}
+
+export function readBootInfo(): BootInfo {
+  const root = findMount(readMountInfo(), "/");
+  const rootDevice = root?.source;
+  let rootLabel: string | undefined;
+  let slot: "A" | "B" | undefined;
+  if (rootDevice?.startsWith("/dev/")) {
+    try {
+      rootLabel = parseUevent(readFileSync(`/sys/class/block/${basename(rootDevice)}/uevent`, "utf8")).get(
+        "PARTNAME",
+      );
+      const disk = diskOfPartition(rootDevice);
+      if (disk !== undefined) {
+        // Slots are the two partitions after the ESP, in disk order; the data partition comes later.
+        const slots = listPartitions(disk).filter((p) => p.label !== "ESP" && p.label !== "fulcrum-data");
+        const index = slots.findIndex((p) => p.name === basename(rootDevice));
+        slot = index === 0 ? "A" : index === 1 ? "B" : undefined;
+      }
+    } catch {
+      // not a partition we can describe (e.g. a test root); leave the fields empty
+    }
+  }
+  const uefi = existsSync("/sys/firmware/efi");
+  const countPath = uefi ? efiVar("LoaderBootCountPath") : undefined;
+  const selected = uefi ? efiVar("LoaderEntrySelected") : undefined;
+  return {
+    rootDevice,
+    rootLabel,
+    rootReadOnly: root !== undefined && isReadOnly(root),
+    slot,
+    version: versionFromLabel(rootLabel),
+    uefi,
+    loaderEntry: countPath !== undefined ? basename(countPath.replaceAll("\\", "/")) : selected,
+  };
+}
