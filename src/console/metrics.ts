@@ -119,7 +119,8 @@ export function renderMetrics(s: BoxSnapshot): string {
     ),
   );
   const reals = services.flatMap(({ svc, labels }) =>
-    svc.realServers.map((r) => ({ r, labels: { ...labels, real: realId(r), forward: r.method } })),
+    // service + real identify a series; the VIP is on the service families, the method on _real_info.
+    svc.realServers.map((r) => ({ r, labels: { service: labels.service, real: realId(r) } })),
   );
   const perService = (pick: (r: BoxSnapshot["services"][number]["realServers"][number]) => number) =>
     services.map(({ svc, labels }) => [labels, svc.realServers.reduce((t, r) => t + pick(r), 0)] as const);
