@@ -54,7 +54,7 @@ function sshArgs(user: string, key: string, extra: readonly string[] = []): stri
 }
 
 async function ssh(user: string, key: string, command: string, extra: readonly string[] = []) {
-  const p = Bun.spawn([...sshArgs(user, key, extra), command], {
+  const p = Bun.spawn([...sshArgs(user, key, extra), ...(command ? [command] : [])], {
     stdout: "pipe",
     stderr: "pipe",
     stdin: "ignore",
@@ -164,6 +164,14 @@ describe("login", () => {
   }, 30_000);
 });
 
+describe("channels other than the console", () => {
+  test("port forwarding is refused", async () => {
+    const r = await ssh("ops", adminKey.path, "", ["-W", `127.0.0.1:${server.port}`]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/open failed|prohibited/i);
+  }, 30_000);
+});
+
 describe("CLI over ssh exec", () => {
   test("show services --json parses and matches the box's state", async () => {
     const r = await ssh("ops", adminKey.path, "show services --json");
@@ -204,6 +212,13 @@ describe("CLI over ssh exec", () => {
     expect(r.code).toBe(3);
     expect(r.stderr).toContain("permission denied");
     expect(box.performed.length).toBe(before);
+  }, 30_000);
+
+  test("with a terminal (ssh -tt) lines end in CR LF, as a raw tty needs", async () => {
+    const r = await ssh("ops", adminKey.path, "show status", ["-tt"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hostname  lb1.example\r\n");
+    expect(r.stdout).not.toMatch(/[^\r]\n/);
   }, 30_000);
 
   test("commands on stdin without a terminal run line by line", async () => {
