@@ -49,7 +49,7 @@ const server: Server =
   certFile !== undefined && keyFile !== undefined
     ? createTlsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, handle)
     : createNetServer(handle);
-server.listen(Number(portText), address, () => console.log("ready"));
+server.listen({ port: Number(portText), host: address, backlog: 4096 }, () => console.log("ready"));
 
 let line = "";
 process.stdin.on("data", (chunk: Buffer) => {

@@ -128,7 +128,14 @@ export class Lab {
     readonly ns: string,
     readonly hostIf: string,
     readonly subnet: string,
+    /** where the checking side lives: a namespace of its own, or null for the root namespace */
+    readonly clientNs: string | null,
   ) {}
+
+  /** `ip` on the checking side. */
+  private ipClient(...args: string[]): string[] {
+    return this.clientNs === null ? ["ip", ...args] : ["ip", "-n", this.clientNs, ...args];
+  }
 
   get etcDir(): string {
     return `/etc/netns/${this.ns}`;
@@ -149,16 +156,38 @@ export class Lab {
     return `${this.subnet}.${2 + i}`;
   }
 
-  static async create(tag: string, servers = 4): Promise<Lab> {
+  /**
+   * Servers in `fhc-<tag><pid>`; the checking side in the root namespace, or with `clientNs` in
+   * `fhc-<tag><pid>-c` (for processes run with spawnClient, e.g. a benchmark and keepalived).
+   */
+  static async create(tag: string, servers = 4, options: { clientNs?: boolean } = {}): Promise<Lab> {
     const id = `${tag}${process.pid % 100000}`;
-    const lab = new Lab(`fhc-${id}`, `fhc${id}`.slice(0, 13) + "h", `10.251.${process.pid % 250}`);
+    const clientNs = options.clientNs === true ? `fhc-${id}-c` : null;
+    const lab = new Lab(`fhc-${id}`, `fhc${id}`.slice(0, 13) + "h", `10.251.${process.pid % 250}`, clientNs);
     try {
       await sh(["ip", "netns", "add", lab.ns]);
+      if (clientNs !== null) {
+        await sh(["ip", "netns", "add", clientNs]);
+        await sh(lab.ipClient("link", "set", "lo", "up"));
+      }
       const peer = lab.hostIf.replace(/h$/, "n");
-      await sh(["ip", "link", "add", lab.hostIf, "type", "veth", "peer", "name", peer, "netns", lab.ns]);
-      await sh(["ip", "addr", "add", `${lab.hostIp}/24`, "dev", lab.hostIf]);
-      await sh(["ip", "addr", "add", `${lab.hostIp2}/24`, "dev", lab.hostIf]);
-      await sh(["ip", "link", "set", lab.hostIf, "up"]);
+      await sh([
+        "ip",
+        "link",
+        "add",
+        lab.hostIf,
+        ...(clientNs === null ? [] : ["netns", clientNs]),
+        "type",
+        "veth",
+        "peer",
+        "name",
+        peer,
+        "netns",
+        lab.ns,
+      ]);
+      await sh(lab.ipClient("addr", "add", `${lab.hostIp}/24`, "dev", lab.hostIf));
+      await sh(lab.ipClient("addr", "add", `${lab.hostIp2}/24`, "dev", lab.hostIf));
+      await sh(lab.ipClient("link", "set", lab.hostIf, "up"));
       await sh(["ip", "-n", lab.ns, "link", "set", "lo", "up"]);
       for (let i = 0; i < servers; i++) {
         await sh(["ip", "-n", lab.ns, "addr", "add", `${lab.serverIp(i)}/24`, "dev", peer]);
@@ -174,7 +203,7 @@ export class Lab {
       writeFileSync(join(lab.etcDir, "resolv.conf"), "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n");
       // Addresses are usable once DAD-free IPv4 says so: wait for the host route.
       await waitFor(
-        async () => (await sh(["ip", "-4", "addr", "show", "dev", lab.hostIf])).includes(lab.hostIp2),
+        async () => (await sh(lab.ipClient("-4", "addr", "show", "dev", lab.hostIf))).includes(lab.hostIp2),
         5000,
         "host veth address",
       );
@@ -189,6 +218,22 @@ export class Lab {
     const d = mkdtempSync(join(tmpdir(), "fhc-"));
     this.dirs.push(d);
     return d;
+  }
+
+  /** Any-IP: every address of `cidr` is local in the server namespace and routed there from the client. */
+  async anyIp(cidr: string): Promise<void> {
+    await sh(["ip", "-n", this.ns, "route", "add", "local", cidr, "dev", "lo"]);
+    await sh(this.ipClient("route", "add", cidr, "via", this.serverIp(0)));
+  }
+
+  /** A process on the checking side (the client namespace, or the root namespace). */
+  spawnClient(argv: string[], stdinPipe = false): Proc {
+    const p = new Proc(
+      this.clientNs === null ? argv : ["ip", "netns", "exec", this.clientNs, ...argv],
+      stdinPipe,
+    );
+    this.procs.push(p);
+    return p;
   }
 
   spawn(argv: string[], stdinPipe = false): Proc {
@@ -206,7 +251,8 @@ export class Lab {
       }
     }
     await sh(["ip", "netns", "del", this.ns], { allowFail: true });
-    await sh(["ip", "link", "del", this.hostIf], { allowFail: true });
+    if (this.clientNs !== null) await sh(["ip", "netns", "del", this.clientNs], { allowFail: true });
+    else await sh(["ip", "link", "del", this.hostIf], { allowFail: true });
     rmSync(this.etcDir, { recursive: true, force: true });
     for (const d of this.dirs) rmSync(d, { recursive: true, force: true });
   }
