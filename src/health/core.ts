@@ -168,7 +168,8 @@ export class HealthCore {
     if (!Number.isInteger(o.maxReals) || o.maxReals < 1) throw new RangeError("maxReals < 1");
     // Stale entries are compacted away at 2x live + slack, so 4x is a hard ceiling that is never reached.
     this.due = new DueHeap(4 * o.maxReals + 4096);
-    this.watchdog = new DueHeap(o.maxConcurrent * 2 + 16);
+    // Finished runs leave their entry until it surfaces; compaction keeps it under 2x running + slack.
+    this.watchdog = new DueHeap(4 * o.maxConcurrent + 4096);
     this.rng = o.seed >>> 0 || 1;
   }
 
@@ -404,6 +405,7 @@ export class HealthCore {
       const runId = this.nextRunId++;
       r.runId = runId;
       this.runs.set(runId, { real: r, generation: r.generation, startedMs: nowMs });
+      if (this.watchdog.size > 2 * this.runs.size + 1024) this.watchdog.compact((e) => this.runs.has(e.id));
       this.watchdog.push({
         dueMs: nowMs + check.timeoutMs + this.options.watchdogGraceMs,
         id: runId,

@@ -482,6 +482,21 @@ describe("scheduler", () => {
     expect(new Set(gaps).size).toBeGreaterThan(3);
   });
 
+  test("one hanging check among thousands of fast ones keeps every queue bounded", () => {
+    const sim = new Sim((r) => (r === "10.0.0.1:80" ? "hang" : okAnswer), {
+      maxConcurrent: 64,
+      watchdogGraceMs: 5000,
+    });
+    const reals = Array.from({ length: 5000 }, (_, i) =>
+      real(`10.0.${i >> 8}.${(i & 255) + 1}`, { check: tcp({ timeoutMs: 900 }) }),
+    );
+    sim.input({ kind: "configure", services: [service("big", reals)] });
+    sim.runUntil(20_000);
+    expect(sim.starts.length).toBeGreaterThan(95_000);
+    expect(sim.core.snapshot("big")!.reals[0]!.up).toBe(false);
+    expect(sim.maxRunning).toBeLessThanOrEqual(64);
+  });
+
   test("unchecked servers are always up and never scheduled", () => {
     const sim = new Sim(() => okAnswer);
     const { check: _c, ...noCheck } = real("10.0.1.1");
