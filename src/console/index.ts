@@ -58,6 +58,52 @@ export interface ConsoleHandle {
   close(): Promise<void>;
 }
 
+/** After the console terminal fails while running (hangup, EIO), it is opened again after this long. */
+export const TTY_REOPEN_MS = 5000;
+
+/** The TUI on a terminal, opened again if it fails later; the first open's failure is thrown. */
+function superviseTty(opts: ConsoleOptions, log: Logger): TtyConsole {
+  const device = opts.tty?.device;
+  let closing = false;
+  let current: TtyConsole | null = null;
+  let reopenTimer: ReturnType<typeof setTimeout> | null = null;
+  const open = (): TtyConsole =>
+    startTtyConsole({
+      snapshot: opts.snapshot,
+      actions: opts.actions,
+      log,
+      actor: opts.tty?.actor ?? { who: `console:${device?.replace(/^\/dev\//, "") ?? "tty"}`, role: "admin" },
+      ...(device === undefined ? {} : { device }),
+      allowQuit: opts.tty?.allowQuit ?? false,
+      onClose: () => {
+        current = null;
+        if (!closing && !(opts.tty?.allowQuit ?? false)) reopenTimer = setTimeout(reopen, TTY_REOPEN_MS);
+      },
+    });
+  const reopen = () => {
+    reopenTimer = null;
+    if (closing) return;
+    try {
+      current = open();
+      log.info({ event: "console.tty_reopened", device: device ?? "stdin" }, "console terminal opened again");
+    } catch (err) {
+      log.warn(
+        { event: "console.tty_reopen_failed", device: device ?? "stdin", err },
+        "console terminal still failing",
+      );
+      reopenTimer = setTimeout(reopen, TTY_REOPEN_MS);
+    }
+  };
+  current = open();
+  return {
+    close: () => {
+      closing = true;
+      if (reopenTimer) clearTimeout(reopenTimer);
+      current?.close();
+    },
+  };
+}
+
 export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle> {
   const errors: string[] = [];
   const log = opts.log;
@@ -72,22 +118,7 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     }
   };
 
-  const tty = opts.tty
-    ? await attempt("tty", () => {
-        const device = opts.tty?.device;
-        return startTtyConsole({
-          snapshot: opts.snapshot,
-          actions: opts.actions,
-          log,
-          actor: opts.tty?.actor ?? {
-            who: `console:${device?.replace(/^\/dev\//, "") ?? "tty"}`,
-            role: "admin",
-          },
-          ...(device === undefined ? {} : { device }),
-          allowQuit: opts.tty?.allowQuit ?? false,
-        });
-      })
-    : null;
+  const tty = opts.tty ? await attempt("tty", () => superviseTty(opts, log)) : null;
   const ssh = opts.ssh
     ? await attempt("ssh", () =>
         startSshServer({

@@ -20,6 +20,8 @@ export interface TtyConsoleOptions {
   /** Whether q ends the TUI; false for the box's serial console, which stays up. */
   readonly allowQuit?: boolean;
   readonly refreshMs?: number;
+  /** Full repaint period; 30 s by default (kernel messages on the console port overwrite the screen). */
+  readonly fullRepaintMs?: number;
   /** Called when the operator quits or the terminal goes away. */
   readonly onClose?: () => void;
 }
@@ -52,6 +54,7 @@ export function startTtyConsole(opts: TtyConsoleOptions): TtyConsole {
     rows,
     allowQuit: opts.allowQuit ?? false,
     ...(opts.refreshMs === undefined ? {} : { refreshMs: opts.refreshMs }),
+    fullRepaintMs: opts.fullRepaintMs ?? 30_000,
     onClose: () => shutdown(),
   });
 

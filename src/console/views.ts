@@ -108,6 +108,10 @@ export function eventsView(s: BoxSnapshot, limit: number) {
   return s.events.slice(-limit).map((e) => ({ at: isoTime(e.atMs), event: e.event, reason: e.reason }));
 }
 
+export function logView(s: BoxSnapshot, limit: number) {
+  return (s.log ?? []).slice(-limit).map((l) => ({ at: isoTime(l.atMs), level: l.level, msg: l.msg }));
+}
+
 export function updateView(s: BoxSnapshot) {
   return { ...s.update, version: s.version, build: s.build };
 }

@@ -68,6 +68,13 @@ export interface EventSnapshot {
   readonly reason: string;
 }
 
+export interface LogLineSnapshot {
+  readonly atMs: number;
+  /** pino's level name: "trace" .. "fatal". */
+  readonly level: string;
+  readonly msg: string;
+}
+
 export interface UpdateSnapshot {
   readonly bootSlot: string; // "a" | "b" | "dev"
   readonly state: "idle" | "downloading" | "verifying" | "writing" | "pending-reboot" | "failed";
@@ -86,4 +93,6 @@ export interface BoxSnapshot {
   /** Newest last, bounded. */
   readonly events: readonly EventSnapshot[];
   readonly update: UpdateSnapshot;
+  /** The newest log lines, newest last, bounded (src/console/rings.ts keeps them); absent = not kept. */
+  readonly log?: readonly LogLineSnapshot[];
 }

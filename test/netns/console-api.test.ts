@@ -109,6 +109,13 @@ describe("reads", () => {
     }[];
     expect(events.map((e) => e.reason)).toEqual(["event number 29", "event number 30"]);
     expect((await call("/api/v1/events?limit=abc", VIEWER_TOKEN)).status).toBe(400);
+    const log = (await (await call("/api/v1/log?limit=1", VIEWER_TOKEN)).json()) as {
+      level: string;
+      msg: string;
+    }[];
+    expect(log).toEqual([
+      { at: "2026-11-23T11:59:58.000Z", level: "warn", msg: "health.down: 10.0.0.4:80 connect timeout" },
+    ] as never);
     expect(await (await call("/api/v1/update", VIEWER_TOKEN)).json()).toMatchObject({
       bootSlot: "a",
       state: "idle",

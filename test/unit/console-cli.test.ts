@@ -106,6 +106,11 @@ describe("show", () => {
     const events = JSON.parse((await run("show events -n 3 --json")).stdout) as { reason: string }[];
     expect(events.map((e) => e.reason)).toEqual(["event number 28", "event number 29", "event number 30"]);
     expect((await run("show update")).stdout).toContain("state     idle");
+    expect((await run("show log -n 1")).stdout).toBe(
+      "2026-11-23 11:59:58Z WARN  health.down: 10.0.0.4:80 connect timeout\n",
+    );
+    const log = JSON.parse((await run("show log --json")).stdout) as { level: string }[];
+    expect(log.map((l) => l.level)).toEqual(["info", "warn"]);
   });
 
   test("unknown things are errors with a hint", async () => {

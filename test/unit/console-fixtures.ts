@@ -114,6 +114,10 @@ export class FakeBox implements ActionHandler {
     reason: `event number ${i + 1}`,
   }));
   update: BoxSnapshot["update"] = { bootSlot: "a", state: "idle", progress: null, lastResult: "" };
+  log: { atMs: number; level: string; msg: string }[] = [
+    { atMs: T0 - 3000, level: "info", msg: "config.loaded: loaded /data/fulcrum.toml" },
+    { atMs: T0 - 2000, level: "warn", msg: "health.down: 10.0.0.4:80 connect timeout" },
+  ];
 
   snapshot = (): BoxSnapshot => ({
     hostname: "lb1.example",
@@ -134,6 +138,7 @@ export class FakeBox implements ActionHandler {
     ),
     events: [...this.events],
     update: this.update,
+    log: [...this.log],
   });
 
   async perform(actor: Actor, action: OperatorAction): Promise<ActionResult> {

@@ -135,6 +135,15 @@ describe("render", () => {
     expect(text).not.toContain("event number 30");
   });
 
+  test("l toggles the events screen to the log tail", () => {
+    const ui = press(admin, ["3", "l"], box.snapshot()).ui;
+    const text = screenText(render(box.snapshot(), ui, 80, 24));
+    expect(text).toMatch(/WARN\s+health\.down: 10\.0\.0\.4:80 connect timeout/);
+    expect(text).not.toContain("event number 30");
+    const back = press(ui, ["l"], box.snapshot()).ui;
+    expect(screenText(render(box.snapshot(), back, 80, 24))).toContain("event number 30");
+  });
+
   test("update screen shows progress", () => {
     const b = new FakeBox();
     b.update = {

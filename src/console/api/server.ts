@@ -12,7 +12,15 @@ import { performAudited } from "../audit.ts";
 import { findReal, findService } from "../ipvsadm.ts";
 import { METRICS_CONTENT_TYPE, renderMetrics } from "../metrics.ts";
 import { resolveAction } from "../resolve.ts";
-import { eventsView, servicesView, serviceView, statusView, updateView, vrrpView } from "../views.ts";
+import {
+  eventsView,
+  logView,
+  servicesView,
+  serviceView,
+  statusView,
+  updateView,
+  vrrpView,
+} from "../views.ts";
 import { type ApiToken, TokenTable } from "./auth.ts";
 
 export interface ApiTlsOptions {
@@ -105,6 +113,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServerH
       handle: (_r, url) => oneReal(url),
     },
     { method: "GET", pattern: /^\/api\/v1\/events$/, auth: true, handle: (_r, url) => events(url) },
+    { method: "GET", pattern: /^\/api\/v1\/log$/, auth: true, handle: (_r, url) => logTail(url) },
     {
       method: "GET",
       pattern: /^\/api\/v1\/update$/,
@@ -133,11 +142,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServerH
     return json(serviceView({ ...svc.value, realServers: [real.value] }, true));
   }
 
-  function events(url: URL): Response {
+  function limitOf(url: URL): number | null {
     const raw = url.searchParams.get("limit") ?? "100";
-    const limit = /^\d{1,6}$/.test(raw) ? Math.min(Number(raw), MAX_EVENTS) : Number.NaN;
-    if (!(limit >= 1)) return error(400, "bad_request", `limit must be a number from 1 to ${MAX_EVENTS}`);
+    const limit = /^\d{1,6}$/.test(raw) ? Math.min(Number(raw), MAX_EVENTS) : 0;
+    return limit >= 1 ? limit : null;
+  }
+
+  function events(url: URL): Response {
+    const limit = limitOf(url);
+    if (limit === null) return error(400, "bad_request", `limit must be a number from 1 to ${MAX_EVENTS}`);
     return json(eventsView(opts.snapshot(), limit));
+  }
+
+  function logTail(url: URL): Response {
+    const limit = limitOf(url);
+    if (limit === null) return error(400, "bad_request", `limit must be a number from 1 to ${MAX_EVENTS}`);
+    return json(logView(opts.snapshot(), limit));
   }
 
   async function action(req: Request, actor: Actor): Promise<Response> {

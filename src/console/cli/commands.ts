@@ -9,7 +9,15 @@ import { MAX_FAILOVER_PRIORITY, MAX_WEIGHT, parseBoundedInt } from "../action-pa
 import { performAudited } from "../audit.ts";
 import { findReal, findService, ipvsadmTable, realId, type TableView } from "../ipvsadm.ts";
 import { fit, fitRight, formatClock, formatLatency, formatTimeOfDay, formatUptime } from "../text.ts";
-import { eventsView, servicesView, serviceView, statusView, updateView, vrrpView } from "../views.ts";
+import {
+  eventsView,
+  logView,
+  servicesView,
+  serviceView,
+  statusView,
+  updateView,
+  vrrpView,
+} from "../views.ts";
 import { tokenize } from "./tokenize.ts";
 
 export interface CliContext {
@@ -39,6 +47,7 @@ export const CLI_HELP = `fulcrum console commands (add --json for machine-readab
   show services [--rate|--stats]   virtual services and real servers, as ipvsadm -Ln
   show real SERVICE REAL           one real server with its check history
   show events [-n N]               the newest N events (default ${DEFAULT_EVENTS})
+  show log [-n N]                  the newest N log lines (default ${DEFAULT_EVENTS})
   show update                      boot slot and update progress
   drain SERVICE REAL               weight 0: no new connections, existing ones finish
   enable SERVICE REAL              back to the configured weight
@@ -120,13 +129,26 @@ function show(args: readonly string[], json: boolean, s: BoxSnapshot): CliResult
       const view = serviceView({ ...svc.value, realServers: [real.value] }, true);
       return json ? jsonOut(view) : ok(realText(svc.value.name, real.value));
     }
-    case "events": {
+    case "events":
+    case "log": {
       let limit = DEFAULT_EVENTS;
       if (rest.length === 2 && rest[0] === "-n") {
         const n = parseBoundedInt(rest[1]!, 1, MAX_EVENTS);
         if (n === null) return usage(`-n takes a number from 1 to ${MAX_EVENTS}`);
         limit = n;
-      } else if (rest.length !== 0) return usage("usage: show events [-n N]");
+      } else if (rest.length !== 0) return usage(`usage: show ${what} [-n N]`);
+      if (what === "log") {
+        return json
+          ? jsonOut(logView(s, limit))
+          : ok(
+              (s.log ?? [])
+                .slice(-limit)
+                .map(
+                  (l) => `${formatClock(l.atMs)} ${fit(l.level.toUpperCase(), 5)} ${l.msg}`.trimEnd() + "\n",
+                )
+                .join(""),
+            );
+      }
       const events = eventsView(s, limit);
       return json
         ? jsonOut(events)
@@ -140,7 +162,7 @@ function show(args: readonly string[], json: boolean, s: BoxSnapshot): CliResult
     case "update":
       return json ? jsonOut(updateView(s)) : ok(updateText(s));
     default:
-      return usage("usage: show status|vrrp|services|real|events|update");
+      return usage("usage: show status|vrrp|services|real|events|log|update");
   }
 }
 

@@ -55,7 +55,14 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
   const graceMs = (opts.loginGraceSeconds ?? DEFAULT_LOGIN_GRACE_SECONDS) * 1000;
   const connections = new Set<Connection>();
 
-  const server = new Server({ hostKeys: [hostKey.privateKey], ident: "fulcrum" }, (client, info) => {
+  // Keepalives find clients that vanished without closing (cable pulled), so their sessions are freed.
+  const serverConfig = {
+    hostKeys: [hostKey.privateKey],
+    ident: "fulcrum",
+    keepaliveInterval: 15_000,
+    keepaliveCountMax: 4,
+  };
+  const server = new Server(serverConfig, (client, info) => {
     const remote = info.ip;
     if (connections.size >= maxConnections) {
       log.warn(

@@ -50,8 +50,10 @@ export interface UiState {
   readonly vrrp: string | null;
   readonly real: RealRef | null;
   readonly view: TableView;
-  /** How many events the events screen is scrolled back from the newest (0 follows the tail). */
+  /** How many lines the events screen is scrolled back from the newest (0 follows the tail). */
   readonly eventsBack: number;
+  /** The events screen shows box events or the log tail (l toggles). */
+  readonly eventsSource: "events" | "log";
   readonly modal: Modal | null;
   /** The action in flight, if any: one at a time per session. */
   readonly busy: OperatorAction | null;
@@ -86,6 +88,7 @@ export function initialUi(role: Role, who: string, allowQuit: boolean): UiState 
     real: null,
     view: "conns",
     eventsBack: 0,
+    eventsSource: "events",
     modal: null,
     busy: null,
     message: "Press ? for help.",
@@ -297,9 +300,21 @@ function onServicesKey(ui: UiState, key: Key, snapshot: BoxSnapshot): Step {
   return { ui, intents: [] };
 }
 
+/** The lines the events screen walks: box events, or the log tail when the snapshot carries one. */
+export function eventLines(ui: UiState, snapshot: BoxSnapshot): number {
+  return ui.eventsSource === "log" ? (snapshot.log?.length ?? 0) : snapshot.events.length;
+}
+
 function onEventsKey(ui: UiState, key: Key, snapshot: BoxSnapshot, rows: number): Step {
+  if (key === "l") {
+    const eventsSource = ui.eventsSource === "events" ? "log" : "events";
+    return say(
+      { ...ui, eventsSource, eventsBack: 0 },
+      eventsSource === "log" ? "Showing the log tail." : "Showing events.",
+    );
+  }
   const page = Math.max(1, bodyRows(rows) - 2);
-  const maxBack = Math.max(0, snapshot.events.length - page);
+  const maxBack = Math.max(0, eventLines(ui, snapshot) - page);
   const moves: Record<string, number> = { up: 1, k: 1, down: -1, j: -1, pageup: page, pagedown: -page };
   if (key in moves) {
     const eventsBack = Math.min(maxBack, Math.max(0, ui.eventsBack + (moves[key] ?? 0)));

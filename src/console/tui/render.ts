@@ -103,7 +103,7 @@ function hintLine(ui: UiState): string {
     case "real":
       return `Esc back${isAdmin ? "  d drain  e enable  w weight" : ""}  ? help${quit}`;
     case "events":
-      return `j/k scroll  PgUp/PgDn page  End newest  ? help${quit}`;
+      return `j/k scroll  PgUp/PgDn page  End newest  l ${ui.eventsSource === "log" ? "events" : "log tail"}  ? help${quit}`;
     case "update":
       return `${isAdmin ? "u apply update  B reboot  " : ""}? help${quit}`;
     case "help":
@@ -231,18 +231,27 @@ function realBody(s: BoxSnapshot, ui: UiState): string[] {
 
 function eventsBody(s: BoxSnapshot, ui: UiState, cols: number, height: number): string[] {
   const page = Math.max(1, height - 2);
-  const end = Math.max(0, s.events.length - ui.eventsBack);
+  const showLog = ui.eventsSource === "log";
+  const rowsOf: { atMs: number; a: string; b: string }[] = showLog
+    ? (s.log ?? []).map((l) => ({ atMs: l.atMs, a: l.level.toUpperCase(), b: l.msg }))
+    : s.events.map((e) => ({ atMs: e.atMs, a: e.event, b: e.reason }));
+  const width = showLog ? 6 : 24;
+  const end = Math.max(0, rowsOf.length - ui.eventsBack);
   const start = Math.max(0, end - page);
-  const lines = [`${fit("TIME", 9)} ${fit("EVENT", 24)} REASON`];
-  if (s.events.length === 0) lines.push("(no events yet)");
-  for (const e of s.events.slice(start, end)) {
-    lines.push(`${fit(formatTimeOfDay(e.atMs), 9)} ${fit(e.event, 24)} ${e.reason}`);
-  }
+  const lines = [
+    showLog
+      ? `${fit("TIME", 9)} ${fit("LEVEL", width)} MESSAGE`
+      : `${fit("TIME", 9)} ${fit("EVENT", width)} REASON`,
+  ];
+  if (rowsOf.length === 0) lines.push(showLog ? "(no log lines kept)" : "(no events yet)");
+  for (const r of rowsOf.slice(start, end))
+    lines.push(`${fit(formatTimeOfDay(r.atMs), 9)} ${fit(r.a, width)} ${r.b}`);
   while (lines.length < page + 1) lines.push("");
+  const what = showLog ? "log lines" : "events";
   lines.push(
     ui.eventsBack > 0
-      ? fit(`-- scrolled back ${ui.eventsBack} of ${s.events.length}; End for newest --`, cols)
-      : `-- ${s.events.length} events (times UTC), following the newest --`,
+      ? fit(`-- scrolled back ${ui.eventsBack} of ${rowsOf.length}; End for newest --`, cols)
+      : `-- ${rowsOf.length} ${what} (times UTC), following the newest; l: ${showLog ? "events" : "log tail"} --`,
   );
   return lines;
 }

@@ -23,6 +23,11 @@ export interface TuiSessionOptions {
   readonly onClose?: () => void;
   /** How often the screen refreshes from a new snapshot; 1 s by default. */
   readonly refreshMs?: number;
+  /**
+   * Repaint everything this often (0 = never). On a serial console kernel messages and line noise
+   * scribble over the screen, and no one may be there to press Ctrl-L.
+   */
+  readonly fullRepaintMs?: number;
 }
 
 /** Terminals report absurd sizes sometimes (0x0 from a serial line, 10000 columns from a bug). */
@@ -41,6 +46,7 @@ export class TuiSession {
   private escapeTimer: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private lastSnapshot: BoxSnapshot | null = null;
+  private lastFullRepaintMs = 0;
 
   constructor(private readonly opts: TuiSessionOptions) {
     this.ui = initialUi(opts.actor.role, opts.actor.who, opts.allowQuit);
@@ -51,7 +57,10 @@ export class TuiSession {
   start(): void {
     this.opts.write(ENTER_SCREEN);
     this.draw(true);
-    this.refreshTimer = setInterval(() => this.draw(false), this.opts.refreshMs ?? 1000);
+    this.refreshTimer = setInterval(() => {
+      const every = this.opts.fullRepaintMs ?? 0;
+      this.draw(every > 0 && Date.now() - this.lastFullRepaintMs >= every);
+    }, this.opts.refreshMs ?? 1000);
   }
 
   /** Raw bytes or text from the terminal. */
@@ -128,6 +137,7 @@ export class TuiSession {
 
   private draw(full: boolean, snapshot: BoxSnapshot = this.snapshot()): void {
     if (this.closed) return;
+    if (full) this.lastFullRepaintMs = Date.now();
     const lines = render(snapshot, this.ui, this.cols, this.rows);
     const out = this.painter.paint(lines, this.cols, this.rows, full);
     if (out !== "") {
