@@ -47,9 +47,7 @@ export function startTtyConsole(opts: TtyConsoleOptions): TtyConsole {
     actions: opts.actions,
     actor: opts.actor,
     log: opts.log,
-    write: (text) => {
-      output.write(text);
-    },
+    write: (text) => output.write(text),
     cols,
     rows,
     allowQuit: opts.allowQuit ?? false,
@@ -80,6 +78,8 @@ export function startTtyConsole(opts: TtyConsoleOptions): TtyConsole {
   input.on("error", onError);
   output.on("error", onError);
   output.on("resize", checkSize);
+  const onDrain = () => session.resume();
+  output.on("drain", onDrain);
   const sizePoll = setInterval(checkSize, SIZE_POLL_MS);
   session.start();
   opts.log.info(
@@ -93,6 +93,7 @@ export function startTtyConsole(opts: TtyConsoleOptions): TtyConsole {
     clearInterval(sizePoll);
     input.off("data", onData);
     output.off("resize", checkSize);
+    output.off("drain", onDrain);
     try {
       input.setRawMode(false);
     } catch {

@@ -1,8 +1,10 @@
 import { describe, expect, test } from "bun:test";
+import pino from "pino";
 import { KeyDecoder } from "../../src/console/tui/keys.ts";
 import { type Intent, initialUi, reduce, type UiState } from "../../src/console/tui/model.ts";
 import { Painter } from "../../src/console/tui/painter.ts";
 import { render } from "../../src/console/tui/render.ts";
+import { TuiSession } from "../../src/console/tui/session.ts";
 import type { BoxSnapshot } from "../../src/state/snapshot.ts";
 import { FakeBox } from "./console-fixtures.ts";
 
@@ -300,5 +302,76 @@ describe("Painter", () => {
     const out = p.paint(["x".repeat(5), "y".repeat(5)], 5, 2);
     expect(out).toContain("\x1b[2;1Hyyyy\x1b[K");
     expect(out).not.toContain("yyyyy");
+  });
+});
+
+describe("TuiSession", () => {
+  test("pauses drawing while the peer is congested and repaints in full on resume", () => {
+    const box = new FakeBox();
+    const outs: string[] = [];
+    let accepting = true;
+    const session = new TuiSession({
+      snapshot: box.snapshot,
+      actions: box,
+      actor: { who: "ops", role: "admin" },
+      log: pino({ level: "silent" }),
+      write: (text) => {
+        outs.push(text);
+        return accepting;
+      },
+      cols: 80,
+      rows: 24,
+      allowQuit: true,
+      refreshMs: 3_600_000,
+    });
+    try {
+      session.start();
+      expect(outs.join("")).toContain("[1 Overview]");
+      accepting = false;
+      session.input("2");
+      const writesWhenCongested = outs.length;
+      session.input("3");
+      session.input("4");
+      expect(outs.length).toBe(writesWhenCongested);
+      accepting = true;
+      session.resume();
+      const repaint = outs.at(-1)!;
+      expect(repaint).toContain("\x1b[2J");
+      expect(repaint).toContain("[4 Update]");
+    } finally {
+      session.close();
+    }
+    expect(outs.at(-1)).toContain("\x1b[?1049l");
+  });
+
+  test("a snapshot provider that throws keeps the last good screen", () => {
+    const box = new FakeBox();
+    let fail = false;
+    const outs: string[] = [];
+    const session = new TuiSession({
+      snapshot: () => {
+        if (fail) throw new Error("provider broke");
+        return box.snapshot();
+      },
+      actions: box,
+      actor: { who: "ops", role: "admin" },
+      log: pino({ level: "silent" }),
+      write: (text) => {
+        outs.push(text);
+        return true;
+      },
+      cols: 80,
+      rows: 24,
+      allowQuit: true,
+      refreshMs: 3_600_000,
+    });
+    try {
+      session.start();
+      fail = true;
+      session.input("2");
+      expect(outs.join("")).toContain("10.0.0.2:80");
+    } finally {
+      session.close();
+    }
   });
 });

@@ -261,6 +261,7 @@ function startTui(
     onClose: () => finish(channel, 0),
   });
   channel.on("data", (data: Buffer) => tui.input(new Uint8Array(data)));
+  channel.on("drain", () => tui.resume());
   channel.on("close", () => tui.close());
   channel.on("error", () => tui.close());
   tui.start();
@@ -299,12 +300,13 @@ function serveLines(channel: ServerChannel, cli: CliContext): void {
   });
 }
 
-function safeWrite(channel: ServerChannel, text: string): void {
-  if (text === "" || channel.destroyed) return;
+/** False when the channel's window is full (the caller should wait for "drain"). */
+function safeWrite(channel: ServerChannel, text: string): boolean {
+  if (text === "" || channel.destroyed) return true;
   try {
-    channel.write(text);
+    return channel.write(text);
   } catch {
-    // the client went away; the close handler cleans up
+    return true; // the client went away; the close handler cleans up
   }
 }
 

@@ -15,7 +15,11 @@ export interface TuiSessionOptions {
   readonly actions: ActionHandler;
   readonly actor: Actor;
   readonly log: Logger;
-  readonly write: (text: string) => void;
+  /**
+   * Sends output. Returning false means the peer is not keeping up (SSH window full, slow serial line):
+   * drawing pauses until resume() is called, so a stalled client cannot make output pile up.
+   */
+  readonly write: (text: string) => boolean | undefined;
   readonly cols: number;
   readonly rows: number;
   readonly allowQuit: boolean;
@@ -47,6 +51,7 @@ export class TuiSession {
   private closed = false;
   private lastSnapshot: BoxSnapshot | null = null;
   private lastFullRepaintMs = 0;
+  private congested = false;
 
   constructor(private readonly opts: TuiSessionOptions) {
     this.ui = initialUi(opts.actor.role, opts.actor.who, opts.allowQuit);
@@ -86,6 +91,13 @@ export class TuiSession {
     this.cols = clampSize(cols, this.cols, MAX_COLS);
     this.rows = clampSize(rows, this.rows, MAX_ROWS);
     if (!this.closed) this.draw(true);
+  }
+
+  /** The peer drained its backlog: repaint everything, since frames were skipped meanwhile. */
+  resume(): void {
+    if (!this.congested || this.closed) return;
+    this.congested = false;
+    this.draw(true);
   }
 
   /** Restores the terminal and stops the timers; idempotent. */
@@ -137,12 +149,16 @@ export class TuiSession {
 
   private draw(full: boolean, snapshot: BoxSnapshot = this.snapshot()): void {
     if (this.closed) return;
+    if (this.congested) {
+      this.painter.invalidate(); // whatever is skipped now is repainted in full on resume()
+      return;
+    }
     if (full) this.lastFullRepaintMs = Date.now();
     const lines = render(snapshot, this.ui, this.cols, this.rows);
     const out = this.painter.paint(lines, this.cols, this.rows, full);
     if (out !== "") {
       try {
-        this.opts.write(out);
+        if (this.opts.write(out) === false) this.congested = true;
       } catch (err) {
         this.opts.log.warn(
           { event: "console.write_failed", who: this.opts.actor.who, err },
