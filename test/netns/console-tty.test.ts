@@ -2,6 +2,9 @@
 // tty (the pane runs only `sleep`, so every key typed into it reaches the console), types with
 // send-keys, reads the screen with capture-pane, and checks what reached the ActionHandler.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startTtyConsole, type TtyConsole } from "../../src/console/tty.ts";
 import { FakeBox, memoryLogger, waitFor } from "../unit/console-fixtures.ts";
 import { Tmux } from "./console-tmux.ts";
@@ -122,5 +125,33 @@ describe("serial console TUI", () => {
     expect(lines.at(-1)).toContain("j/k select");
     tmux.resize("serial", 80, 24);
     await tmux.waitScreen("serial", "80x24 again", (t) => (t.split("\n")[2] ?? "") === "-".repeat(80));
+  }, 30_000);
+});
+
+describe("TUI on the process's own terminal (stdin/stdout)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fco-stdin-"));
+  const actionsFile = join(dir, "actions.jsonl");
+  const fixture = join(import.meta.dir, "console-tty-fixture.ts");
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  test("keys act, SIGWINCH resizes, q exits 0", async () => {
+    tmux.start("stdin", [process.execPath, fixture, actionsFile], 80, 24);
+    await tmux.waitScreen("stdin", "overview", (s) => s.includes("console:stdin (admin)"));
+    tmux.keys("stdin", "2", "j", "j", "e");
+    const line = await waitFor("enable in the actions file", () =>
+      existsSync(actionsFile) ? readFileSync(actionsFile, "utf8").trim() : "",
+    );
+    expect(JSON.parse(line)).toEqual({
+      actor: { who: "console:stdin", role: "admin" },
+      action: { kind: "enable", service: "web", real: "10.0.0.4:80" },
+    });
+    await tmux.waitScreen("stdin", "result", (s) => s.includes("OK: enable web 10.0.0.4:80"));
+    tmux.resize("stdin", 90, 30);
+    const s = await tmux.waitScreen("stdin", "90x30", (t) => (t.split("\n")[2] ?? "") === "-".repeat(90));
+    expect(s.split("\n")).toHaveLength(30);
+    tmux.keys("stdin", "q");
+    await waitFor("fixture to exit", () => tmux.paneDead("stdin"));
+    expect(tmux.paneExitStatus("stdin")).toBe(0);
   }, 30_000);
 });
