@@ -163,7 +163,10 @@ export class Lab {
   static async create(tag: string, servers = 4, options: { clientNs?: boolean } = {}): Promise<Lab> {
     const id = `${tag}${process.pid % 100000}`;
     const clientNs = options.clientNs === true ? `fhc-${id}-c` : null;
-    const lab = new Lab(`fhc-${id}`, `fhc${id}`.slice(0, 13) + "h", `10.251.${process.pid % 250}`, clientNs);
+    // a /24 per lab: the tag shifts it, so labs of one test process never share a subnet
+    let octet = process.pid;
+    for (const ch of tag) octet = (octet * 31 + ch.charCodeAt(0)) % 250;
+    const lab = new Lab(`fhc-${id}`, `fhc${id}`.slice(0, 13) + "h", `10.251.${octet}`, clientNs);
     try {
       await sh(["ip", "netns", "add", lab.ns]);
       if (clientNs !== null) {
