@@ -375,3 +375,91 @@ describe("TuiSession", () => {
     }
   });
 });
+
+describe("robustness (seeded random input)", () => {
+  function prng(seed: number): () => number {
+    let s = seed >>> 0;
+    return () => {
+      s = (s * 1664525 + 1013904223) >>> 0;
+      return s / 2 ** 32;
+    };
+  }
+
+  test("random bytes never throw and every frame keeps its shape, for many seeds", () => {
+    const box = new FakeBox();
+    const alphabet = [
+      "\x1b",
+      "[",
+      "O",
+      "A",
+      "B",
+      "5",
+      "~",
+      "\r",
+      "\n",
+      "\x7f",
+      "\t",
+      "q",
+      "y",
+      "n",
+      "d",
+      "w",
+      "1",
+      "2",
+      "3",
+      "4",
+      "?",
+      "R",
+      "f",
+      "t",
+      "u",
+      "B",
+      "l",
+      "r",
+      "j",
+      "k",
+      "\x03",
+      "\x0c",
+      "9",
+      "é",
+    ];
+    for (let seed = 1; seed <= 40; seed++) {
+      const rand = prng(seed);
+      const decoder = new KeyDecoder();
+      let ui = initialUi(seed % 3 === 0 ? "viewer" : "admin", "fuzz", seed % 2 === 0);
+      const cols = 40 + Math.floor(rand() * 100);
+      const rows = 10 + Math.floor(rand() * 40);
+      for (let step = 0; step < 300; step++) {
+        let chunk = "";
+        const len = 1 + Math.floor(rand() * 6);
+        for (let i = 0; i < len; i++) chunk += alphabet[Math.floor(rand() * alphabet.length)];
+        const keys = [...decoder.feed(chunk).keys, ...(rand() < 0.2 ? decoder.flush() : [])];
+        for (const key of keys) {
+          const stepResult = reduce(ui, { kind: "key", key }, box.snapshot(), rows);
+          ui = stepResult.ui;
+          for (const intent of stepResult.intents) {
+            if (intent.kind === "perform") {
+              expect(ui.role).toBe("admin");
+              ui = reduce(
+                ui,
+                {
+                  kind: "result",
+                  action: intent.action,
+                  result: { ok: rand() < 0.5, message: "done", diff: ["x"] },
+                },
+                box.snapshot(),
+                rows,
+              ).ui;
+            }
+          }
+        }
+        const lines = render(box.snapshot(), ui, cols, rows);
+        expect(lines.length).toBe(rows);
+        for (const line of lines) {
+          expect(line.length).toBe(cols);
+          expect(line).toMatch(/^[\x20-\x7e]*$/);
+        }
+      }
+    }
+  });
+});
