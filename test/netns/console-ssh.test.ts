@@ -17,9 +17,9 @@ const mem = memoryLogger();
 const tmux = new Tmux("ssh");
 let server: SshServerHandle;
 
-function keygen(name: string): { path: string; pub: string } {
+function keygen(name: string, type = "ed25519"): { path: string; pub: string } {
   const path = join(dir, name);
-  const p = Bun.spawnSync(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", path]);
+  const p = Bun.spawnSync(["ssh-keygen", "-q", "-t", type, "-N", "", "-C", name, "-f", path]);
   if (p.exitCode !== 0) throw new Error(`ssh-keygen failed: ${p.stderr.toString()}`);
   return { path, pub: readFileSync(`${path}.pub`, "utf8").trim() };
 }
@@ -27,6 +27,8 @@ function keygen(name: string): { path: string; pub: string } {
 const adminKey = keygen("admin_key");
 const viewerKey = keygen("viewer_key");
 const strangerKey = keygen("stranger_key");
+const rsaKey = keygen("rsa_key", "rsa");
+const ecdsaKey = keygen("ecdsa_key", "ecdsa");
 const knownHosts = join(dir, "known_hosts");
 
 function sshArgs(user: string, key: string, extra: readonly string[] = []): string[] {
@@ -73,7 +75,7 @@ beforeAll(async () => {
     port: 0,
     hostKeyDir,
     users: [
-      { name: "ops", role: "admin", keys: [adminKey.pub] },
+      { name: "ops", role: "admin", keys: [adminKey.pub, rsaKey.pub, ecdsaKey.pub] },
       { name: "watch", role: "viewer", keys: ["not a key at all", viewerKey.pub] },
     ],
     snapshot: box.snapshot,
@@ -120,6 +122,15 @@ describe("host key", () => {
 });
 
 describe("login", () => {
+  test("RSA and ECDSA user keys work as well as Ed25519", async () => {
+    for (const key of [rsaKey, ecdsaKey]) {
+      const r = await ssh("ops", key.path, "show status");
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("hostname  lb1.example");
+    }
+  }, 30_000);
+
   test("a key not in config is refused", async () => {
     const r = await ssh("ops", strangerKey.path, "show vrrp");
     expect(r.code).toBe(255);
