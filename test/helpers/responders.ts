@@ -156,6 +156,19 @@ export class Lab {
     return `${this.subnet}.${2 + i}`;
   }
 
+  /** IPv6: the checking side is ::1, real servers ::2, ::3, ... of a ULA /64 derived like the /24. */
+  get hostIp6(): string {
+    return `${this.subnet6}::1`;
+  }
+
+  serverIp6(i: number): string {
+    return `${this.subnet6}::${2 + i}`;
+  }
+
+  private get subnet6(): string {
+    return `fd51:0:0:${Number(this.subnet.split(".")[2]).toString(16)}`;
+  }
+
   /**
    * Servers in `fhc-<tag><pid>`; the checking side in the root namespace, or with `clientNs` in
    * `fhc-<tag><pid>-c` (for processes run with spawnClient, e.g. a benchmark and keepalived).
@@ -190,10 +203,12 @@ export class Lab {
       ]);
       await sh(lab.ipClient("addr", "add", `${lab.hostIp}/24`, "dev", lab.hostIf));
       await sh(lab.ipClient("addr", "add", `${lab.hostIp2}/24`, "dev", lab.hostIf));
+      await sh(lab.ipClient("addr", "add", `${lab.hostIp6}/64`, "dev", lab.hostIf, "nodad"));
       await sh(lab.ipClient("link", "set", lab.hostIf, "up"));
       await sh(["ip", "-n", lab.ns, "link", "set", "lo", "up"]);
       for (let i = 0; i < servers; i++) {
         await sh(["ip", "-n", lab.ns, "addr", "add", `${lab.serverIp(i)}/24`, "dev", peer]);
+        await sh(["ip", "-n", lab.ns, "addr", "add", `${lab.serverIp6(i)}/64`, "dev", peer, "nodad"]);
       }
       await sh(["ip", "-n", lab.ns, "link", "set", peer, "up"]);
       // `ip netns exec` bind-mounts /etc/netns/<ns>/* over /etc: names of the two host addresses resolve
@@ -423,9 +438,10 @@ async function waitForMariadb(db: Mariadb): Promise<void> {
 
 export async function startDnsmasq(
   lab: Lab,
-  address: string,
+  addresses: string | readonly string[],
   records: Record<string, string>,
 ): Promise<Proc> {
+  const all = typeof addresses === "string" ? [addresses] : addresses;
   const args = [
     "/usr/sbin/dnsmasq",
     "--keep-in-foreground",
@@ -434,7 +450,7 @@ export async function startDnsmasq(
     "--no-hosts",
     "--no-poll",
     "--bind-interfaces",
-    `--listen-address=${address}`,
+    `--listen-address=${all.join(",")}`,
     "--port=53",
     "--pid-file=",
     "--log-facility=-",
@@ -445,9 +461,8 @@ export async function startDnsmasq(
   await waitFor(
     async () => {
       if (!proc.alive) throw new Error(`dnsmasq exited: ${proc.lines.slice(-5).join(" | ")}`);
-      return (await sh(["ip", "netns", "exec", lab.ns, "ss", "-lnu"], { allowFail: true })).includes(
-        `${address}:53`,
-      );
+      const listening = await sh(["ip", "netns", "exec", lab.ns, "ss", "-lnu"], { allowFail: true });
+      return all.every((a) => listening.includes(a.includes(":") ? `[${a}]:53` : `${a}:53`));
     },
     10_000,
     "dnsmasq to listen",

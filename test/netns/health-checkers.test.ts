@@ -44,7 +44,8 @@ describe.skipIf(!isRoot)("health checkers against real servers in a namespace", 
     http = await startHttp(lab, lab.serverIp(0), 8080);
     const cert = await selfSignedCert(lab, "web.fhc.test", lab.serverIp(1));
     https = await startHttp(lab, lab.serverIp(1), 8443, cert);
-    dns = await startDnsmasq(lab, lab.serverIp(2), {
+    await startHttp(lab, lab.serverIp6(0), 8080);
+    dns = await startDnsmasq(lab, [lab.serverIp(2), lab.serverIp6(2)], {
       "web.fhc.test": "10.0.1.53",
       "v6.fhc.test": "2001:db8::53",
     });
@@ -182,6 +183,35 @@ describe.skipIf(!isRoot)("health checkers against real servers in a namespace", 
       });
     } finally {
       dns.signal("SIGCONT");
+    }
+  });
+
+  test("IPv6: tcp, http (Host header with brackets), dns over udp6 and tcp", async () => {
+    const v6: CheckTarget = { family: 6, address: lab.serverIp6(0), port: 8080 };
+    expect((await tcpChecker({ type: "tcp", ...timing }, v6, signal())).ok).toBe(true);
+    expect((await tcpChecker({ type: "tcp", ...timing, source: lab.hostIp6 }, v6, signal())).ok).toBe(true);
+    const page = await httpChecker(
+      httpSpec({ bodyRegex: `host=\\[${lab.serverIp6(0)}\\]:8080` }),
+      v6,
+      signal(),
+    );
+    expect(page).toMatchObject({ ok: true, reason: "HTTP 200" });
+    const dns6: CheckTarget = { family: 6, address: lab.serverIp6(2), port: 53 };
+    for (const transport of ["udp", "tcp"] as const) {
+      const r = await dnsChecker(
+        {
+          type: "dns",
+          ...timing,
+          name: "web.fhc.test",
+          recordType: "A",
+          rcode: "NOERROR",
+          answer: "10.0.1.53",
+          transport,
+        },
+        dns6,
+        signal(),
+      );
+      expect(r).toMatchObject({ ok: true });
     }
   });
 
