@@ -10,6 +10,8 @@ export interface WorkerInit {
   readonly wakeFd: number;
   /** How often interface link state is read (ms). */
   readonly linkPollMs: number;
+  /** SCHED_RR priority for the Worker thread (null = leave the default scheduler). */
+  readonly realtimePriority: number | null;
 }
 
 export type WorkerCommand =

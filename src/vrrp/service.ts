@@ -21,6 +21,11 @@ export interface VrrpDeps {
   readonly notify?: NotifyConfig;
   /** Link-state polling for tracked interfaces, ms (default 100). */
   readonly linkPollMs?: number;
+  /**
+   * SCHED_RR priority of the VRRP Worker thread, so CPU contention cannot delay adverts (keepalived's
+   * vrrp_rt_priority). Default 10; null keeps the normal scheduler. Needs CAP_SYS_NICE (root on the box).
+   */
+  readonly realtimePriority?: number | null;
   /** How long start may take before it fails (default 10 s). */
   readonly startTimeoutMs?: number;
 }
@@ -126,6 +131,7 @@ export async function startVrrp(
     groups,
     wakeFd,
     linkPollMs: deps.linkPollMs ?? 100,
+    realtimePriority: deps.realtimePriority === undefined ? 10 : deps.realtimePriority,
   } satisfies WorkerCommand);
   const startTimeout = setTimeout(
     () => finish(new VrrpStartError("VRRP worker did not start in time")),

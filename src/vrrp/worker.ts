@@ -14,6 +14,7 @@ import {
   sendVrrp,
   type VrrpSocket,
 } from "../../ffi/rawsock.ts";
+import { setCurrentThreadRealtime } from "../../ffi/sched.ts";
 import { formatIP, parseIP } from "./addr.ts";
 import { gratuitousArp, parseMac, unsolicitedNa } from "./announce.ts";
 import { encodeAdvert } from "./codec.ts";
@@ -112,6 +113,23 @@ class VrrpWorker {
   private readonly pendingActions: CoreAction[] = [];
 
   async run(): Promise<void> {
+    if (this.init.realtimePriority !== null) {
+      try {
+        setCurrentThreadRealtime(this.init.realtimePriority);
+        report({
+          kind: "log",
+          level: "info",
+          msg: `vrrp worker runs SCHED_RR ${this.init.realtimePriority}`,
+        });
+      } catch (e) {
+        report({
+          kind: "log",
+          level: "warn",
+          msg: "vrrp worker stays on the default scheduler",
+          data: String(e),
+        });
+      }
+    }
     this.pollLinks(true);
     this.feed({ kind: "start" });
     await this.performActions();
