@@ -35,6 +35,8 @@ export interface InstanceState {
   readonly masterAddress: string | null;
   /** Last time we sent an advert; bounds the replies to lower-priority masters. */
   readonly lastSentAt: number;
+  /** Master only, with garp_master_refresh: the next periodic GARP/NA round. */
+  readonly garpRefreshAt: number | null;
 }
 
 export interface CoreState {
@@ -54,6 +56,16 @@ export interface StepResult {
 
 export class VrrpInvariantError extends Error {
   override readonly name = "VrrpInvariantError";
+}
+
+/** Virtual addresses grouped by the interface they live on, in first-seen order. */
+function byDevice(s: VrrpInstanceSpec): Array<[string, string[]]> {
+  const m = new Map<string, string[]>();
+  s.virtualAddresses.forEach((c, k) => {
+    const dev = s.virtualAddressDevs[k] ?? s.interface;
+    m.set(dev, [...(m.get(dev) ?? []), c]);
+  });
+  return [...m];
 }
 
 function assert(cond: boolean, what: string): asserts cond {
@@ -93,6 +105,7 @@ export function initialState(
       preemptAt: null,
       masterAddress: null,
       lastSentAt: Number.NEGATIVE_INFINITY,
+      garpRefreshAt: null,
     }),
   );
   const state: CoreState = { phase: "idle", instances, groups, tracks: {} };
@@ -163,17 +176,19 @@ class Step {
     this.set(i, { ...this.get(i), lastSentAt: this.now });
   }
 
-  garp(i: number): void {
+  garp(i: number, count = this.get(i).spec.garpCount): void {
     const s = this.get(i).spec;
-    if (s.garpCount <= 0) return;
-    this.actions.push({
-      kind: "garp",
-      instance: s.name,
-      interface: s.interface,
-      addresses: s.virtualAddresses.map((c) => c.split("/")[0]!),
-      count: s.garpCount,
-      intervalMs: s.garpIntervalMs,
-    });
+    if (count <= 0) return;
+    for (const [dev, cidrs] of byDevice(s)) {
+      this.actions.push({
+        kind: "garp",
+        instance: s.name,
+        interface: dev,
+        addresses: cidrs.map((c) => c.split("/")[0]!),
+        count,
+        intervalMs: s.garpIntervalMs,
+      });
+    }
   }
 
   event(i: number, from: Role, reason: string, group?: string): void {
@@ -191,7 +206,8 @@ class Step {
 
   private vipAction(i: number, kind: "addVip" | "delVip"): void {
     const s = this.get(i).spec;
-    this.actions.push({ kind, instance: s.name, interface: s.interface, cidrs: s.virtualAddresses });
+    for (const [dev, cidrs] of byDevice(s))
+      this.actions.push({ kind, instance: s.name, interface: dev, cidrs });
   }
 
   toMaster(i: number, reason: string, group?: string): void {
@@ -204,6 +220,7 @@ class Step {
       masterDownAt: null,
       preemptAt: null,
       masterAddress: prev.spec.primaryAddress,
+      garpRefreshAt: prev.spec.garpRefreshMs > 0 ? this.now + prev.spec.garpRefreshMs : null,
     });
     this.sendAdvert(i, this.get(i).priority);
     this.vipAction(i, "addVip");
@@ -231,6 +248,7 @@ class Step {
       adverAt: null,
       masterDownAt: this.now + masterDownMs(prev.spec.version, prev.priority, learned),
       masterAddress: opts.master ?? null,
+      garpRefreshAt: null,
       preemptAt: prev.spec.preemptDelayMs > 0 ? this.now + prev.spec.preemptDelayMs : null,
     });
     this.event(i, prev.role, reason, opts.group);
@@ -242,7 +260,14 @@ class Step {
     if (prev.role === "fault") return;
     if (prev.role === "master") this.sendAdvert(i, 0); // backups take over after Skew_Time, not Master_Down
     if (prev.role === "master" || prev.role === "initialize") this.vipAction(i, "delVip");
-    this.set(i, { ...this.get(i), role: "fault", adverAt: null, masterDownAt: null, masterAddress: null });
+    this.set(i, {
+      ...this.get(i),
+      role: "fault",
+      adverAt: null,
+      masterDownAt: null,
+      masterAddress: null,
+      garpRefreshAt: null,
+    });
     this.event(i, prev.role, reason, group);
     if (!group) this.propagate(i, "fault", reason);
   }
@@ -361,6 +386,11 @@ function tick(st: Step): void {
     } else if (inst.role === "backup" && inst.masterDownAt !== null && inst.masterDownAt <= now) {
       st.toMaster(i, "master down timer expired");
     }
+    const after = st.get(i);
+    if (after.role === "master" && after.garpRefreshAt !== null && after.garpRefreshAt <= now) {
+      st.garp(i, 1);
+      st.set(i, { ...st.get(i), garpRefreshAt: now + after.spec.garpRefreshMs });
+    }
   }
 }
 
@@ -477,6 +507,10 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
       assert(inst.adverAt !== null && inst.adverAt > now, `${n}: master has a future advert timer`);
       assert(inst.masterDownAt === null, `${n}: master has no down timer`);
       wake = Math.min(wake, inst.adverAt);
+      if (inst.garpRefreshAt !== null) {
+        assert(inst.garpRefreshAt > now, `${n}: GARP refresh timer in the future`);
+        wake = Math.min(wake, inst.garpRefreshAt);
+      }
     } else if (inst.role === "backup") {
       assert(inst.masterDownAt !== null && inst.masterDownAt > now, `${n}: backup has a future down timer`);
       assert(inst.adverAt === null, `${n}: backup has no advert timer`);
@@ -484,6 +518,7 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
     } else {
       assert(inst.adverAt === null && inst.masterDownAt === null, `${n}: ${inst.role} has no timers`);
     }
+    if (inst.role !== "master") assert(inst.garpRefreshAt === null, `${n}: GARP refresh only as master`);
     if (s.phase === "running" && inst.faulted) assert(inst.role === "fault", `${n}: faulted means FAULT`);
   }
   if (s.phase === "running") {

@@ -28,7 +28,8 @@ export interface VrrpInstanceInput {
   readonly nopreempt?: boolean;
   readonly preempt_delay?: number;
   readonly accept?: boolean;
-  readonly virtual_ipaddress: readonly string[];
+  /** "10.0.0.100/24", or { address, dev } to put the address on another interface. */
+  readonly virtual_ipaddress: readonly (string | { readonly address: string; readonly dev?: string })[];
   /** Source of adverts; required unless the adapter can read the interface's primary address. */
   readonly unicast_src_ip?: string;
   readonly unicast_peer?: readonly string[];
@@ -37,6 +38,7 @@ export interface VrrpInstanceInput {
   readonly checksum?: ChecksumMode;
   readonly garp_master_repeat?: number;
   readonly garp_interval?: number;
+  readonly garp_master_refresh?: number;
   readonly use_vmac?: boolean;
 }
 
@@ -80,7 +82,7 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
   let virtualAddresses: string[];
   let family: 4 | 6;
   try {
-    const parsed = vips.map((v) => parseCidr(v));
+    const parsed = vips.map((v) => parseCidr(typeof v === "string" ? v : v.address));
     family = parsed[0]!.family;
     if (parsed.some((p) => p.family !== family))
       fail(name, "virtual_ipaddress mixes IPv4 and IPv6 (use two instances)");
@@ -123,6 +125,15 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
   if (checksum !== "rfc5798" && checksum !== "v2-compat")
     fail(name, 'checksum must be "rfc5798" or "v2-compat"');
   const garpCount = intIn(name, "garp_master_repeat", raw.garp_master_repeat ?? 5, 0, 100);
+  const virtualAddressDevs = vips.map((v) =>
+    typeof v === "string" ? raw.interface : (v.dev ?? raw.interface),
+  );
+  for (const dev of virtualAddressDevs) {
+    if (!dev || dev.length > 15) fail(name, `bad dev ${JSON.stringify(dev)} for a virtual address`);
+  }
+  const garpRefreshSeconds = raw.garp_master_refresh ?? 0;
+  if (!(garpRefreshSeconds >= 0 && garpRefreshSeconds <= 86400))
+    fail(name, "garp_master_refresh must be 0..86400 s");
   const garpIntervalSeconds = raw.garp_interval ?? 0;
   if (!(garpIntervalSeconds >= 0 && garpIntervalSeconds <= 10)) fail(name, "garp_interval must be 0..10 s");
   return {
@@ -137,12 +148,14 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
     preemptDelayMs: preemptDelaySeconds * 1000,
     accept: raw.accept ?? true,
     virtualAddresses,
+    virtualAddressDevs,
     primaryAddress: primary,
     unicastPeers,
     checksum,
     tracks,
     garpCount,
     garpIntervalMs: garpIntervalSeconds * 1000,
+    garpRefreshMs: garpRefreshSeconds * 1000,
     useVmac: raw.use_vmac ?? false,
   };
 }

@@ -7,11 +7,11 @@
 //   | {"stats":true}.
 // SIGTERM/SIGINT: resign with priority 0, remove the VIPs, exit 0.
 import { readFileSync } from "node:fs";
+import { resolveSpecs } from "./config.ts";
 import type { NotifyConfig } from "./notify.ts";
 import { startVrrp } from "./service.ts";
-import { buildSpec, type VrrpInstanceInput } from "./spec.ts";
-import type { SyncGroupSpec, VrrpInstanceSpec } from "./types.ts";
-import { findPrimaryAddress } from "./vips.ts";
+import type { VrrpInstanceInput } from "./spec.ts";
+import type { SyncGroupSpec } from "./types.ts";
 
 interface StandaloneFile {
   readonly instances: readonly VrrpInstanceInput[];
@@ -24,13 +24,7 @@ const out = (o: Record<string, unknown>) =>
 
 async function main(path: string): Promise<number> {
   const file = JSON.parse(readFileSync(path, "utf8")) as StandaloneFile;
-  const specs: VrrpInstanceSpec[] = [];
-  for (const raw of file.instances) {
-    const family = raw.virtual_ipaddress[0]?.includes(":") ? 6 : 4;
-    const primary =
-      raw.unicast_src_ip ?? (await findPrimaryAddress(raw.interface, family, raw.virtual_ipaddress));
-    specs.push(buildSpec(raw, primary));
-  }
+  const specs = await resolveSpecs(file.instances);
   const handle = await startVrrp(specs, file.sync_groups ?? [], {
     ...(file.notify ? { notify: file.notify } : {}),
     onEvent: (e) => out({ event: "vrrp.state", ...e.change, at: e.atMs }),

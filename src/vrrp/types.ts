@@ -38,6 +38,8 @@ export interface VrrpInstanceSpec {
   readonly accept: boolean;
   /** CIDRs; the advert carries the addresses in this order. */
   readonly virtualAddresses: readonly string[];
+  /** Interface of each virtual address (keepalived's `dev`), parallel to virtualAddresses. */
+  readonly virtualAddressDevs: readonly string[];
   /** Source address of adverts and the tie-break key; for IPv6 a link-local address. */
   readonly primaryAddress: string;
   /** Empty = multicast to 224.0.0.18 / ff02::12. */
@@ -47,6 +49,8 @@ export interface VrrpInstanceSpec {
   /** Gratuitous ARP / unsolicited NA burst on becoming master. */
   readonly garpCount: number;
   readonly garpIntervalMs: number;
+  /** While master, one more GARP/NA round every this many ms (keepalived's garp_master_refresh); 0 = off. */
+  readonly garpRefreshMs: number;
   readonly useVmac: boolean;
 }
 

@@ -92,9 +92,10 @@ class VrrpWorker {
           ifname: s.interface,
         });
       }
-      if (!this.packetSockets.has(s.interface)) {
-        this.packetSockets.set(s.interface, openPacketSocket(s.interface));
-        this.macs.set(s.interface, parseMac(readMac(s.interface)));
+      for (const dev of new Set([s.interface, ...s.virtualAddressDevs])) {
+        if (this.packetSockets.has(dev)) continue;
+        this.packetSockets.set(dev, openPacketSocket(dev));
+        this.macs.set(dev, parseMac(readMac(dev)));
       }
     }
   }
