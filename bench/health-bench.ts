@@ -6,7 +6,7 @@
 // so where IPVS is missing the bench says so instead of printing a comparison.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isRoot, Lab, type Proc, startHttp, waitFor } from "../test/helpers/responders.ts";
+import { isRoot, Lab, type Proc } from "../test/helpers/responders.ts";
 
 const COUNT = Number(process.argv[2] ?? 10_000);
 const MEASURE_S = Number(process.argv[3] ?? 15);
@@ -27,6 +27,8 @@ interface RunnerReport {
   readonly firstFailures: readonly string[];
   readonly latencyP50Ms: number;
   readonly latencyP99Ms: number;
+  readonly gapP50Ms: number;
+  readonly gapP99Ms: number;
   readonly cpuPctOfOneCore: number;
   readonly rssMiB: number;
   readonly peakRssMiB: number;
@@ -127,20 +129,33 @@ async function runKeepalived(lab: Lab, type: "tcp" | "http"): Promise<string> {
 const lab = await Lab.create("b", 1, { clientNs: true });
 try {
   await lab.anyIp("10.252.0.0/18");
-  await startHttp(lab, "0.0.0.0", PORT);
-  await waitFor(() => true, 10, "responder");
+  const responder = lab.spawn([
+    process.execPath,
+    join(import.meta.dir, "../test/helpers/responders-fast.ts"),
+    "0.0.0.0",
+    String(PORT),
+  ]);
+  await responder.waitLine(/^ready$/, 15_000);
   console.log(
     `health-bench: ${COUNT} real servers, interval ${INTERVAL_MS} ms, ${MEASURE_S} s measured after ${WARMUP_S} s`,
   );
   for (const type of ["tcp", "http"] as const) {
+    const respCpu0 = cpuTicks(responder.pid);
+    const respT0 = performance.now();
     const r = await runFulcrum(lab, type);
+    const respCpu =
+      ((cpuTicks(responder.pid) - respCpu0) / 100 / ((performance.now() - respT0) / 1000)) * 100;
     console.log(
       `fulcrum ${type}: ${r.checksPerS} checks/s (${r.checks} in window, ${r.failures} failed), ` +
         `latency p50 ${r.latencyP50Ms} ms p99 ${r.latencyP99Ms} ms, ` +
+        `start-to-start p50 ${r.gapP50Ms} ms p99 ${r.gapP99Ms} ms, ` +
         `CPU ${r.cpuPctOfOneCore} % of one core, RSS ${r.rssMiB} MiB (peak ${r.peakRssMiB}), ` +
         `peak concurrent ${r.peakRunning}`,
     );
     if (r.failures > 0) console.log(`  first failures: ${r.firstFailures.join("; ")}`);
+    console.log(
+      `  (the responder in the server namespace used ${respCpu.toFixed(1)} % of one core meanwhile)`,
+    );
     console.log(await runKeepalived(lab, type));
   }
 } finally {
