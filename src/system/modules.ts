@@ -76,6 +76,15 @@ export function collectModaliases(root = "/sys/devices"): string[] {
   return [...aliases].sort();
 }
 
+/**
+ * Device aliases worth a driver. The CPU's own alias (`cpu:type:x86,...`) is skipped: it pulls in the
+ * kernel's crypto accelerators and KVM, which the appliance never uses (its TLS/SSH crypto runs in
+ * user space) and whose self-tests cost seconds of boot on slow CPUs and under TCG. Pure.
+ */
+export function isDeviceAlias(alias: string): boolean {
+  return !alias.startsWith("cpu:");
+}
+
 /** Module names as the kernel lists them (dashes become underscores). */
 export function normalizeModuleName(name: string): string {
   return name.replaceAll("-", "_");
@@ -133,7 +142,7 @@ export async function loadModules(required: readonly string[] = REQUIRED_MODULES
   const started = performance.now();
   const errors: string[] = [];
   if (!existsSync(MODPROBE)) errors.push(`${MODPROBE} missing: no modules can be loaded`);
-  const aliases = collectModaliases();
+  const aliases = collectModaliases().filter(isDeviceAlias);
   // Two calls: aliases may fail individually (no driver for a device is normal), the fixed set must not.
   const [coldplug, fixed] = await Promise.all([
     aliases.length > 0

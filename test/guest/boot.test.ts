@@ -3,7 +3,13 @@
 // PID 1 and booted again from the same disk: the data partition survives and is not re-created.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import type { Guest } from "../../qemu/guest.ts";
-import { BOOT_TIMEOUT_MS, bootGuest, GUEST_SETUP_TIMEOUT_MS, guestTestsEnabled } from "../helpers/qemu.ts";
+import {
+  BOOT_TIMEOUT_MS,
+  bootGuest,
+  GUEST_SETUP_TIMEOUT_MS,
+  guestTestsEnabled,
+  SHELL_TEST_TIMEOUT_MS,
+} from "../helpers/qemu.ts";
 
 describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab image)", () => {
   let guest: Guest;
@@ -21,70 +27,94 @@ describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab ima
     guest?.cleanup();
   });
 
-  test("PID 1 is fulcrum (the baseline Bun running the bundle)", async () => {
-    expect(await guest.shell.check("readlink /proc/1/exe")).toBe("/usr/lib/fulcrum/bun\n");
-    const cmdline = (await guest.shell.check("tr '\\0' ' ' < /proc/1/cmdline")).trim();
-    expect(cmdline).toBe("/usr/lib/fulcrum/bun /usr/lib/fulcrum/fulcrum.js run /data/config/fulcrum.toml");
-    const ready = guest.serial.events().find((e) => e["event"] === "fulcrum.ready");
-    expect(ready?.["reason"]).toBe("fulcrum ready");
-  });
+  test(
+    "PID 1 is fulcrum (the baseline Bun running the bundle)",
+    async () => {
+      expect(await guest.shell.check("readlink /proc/1/exe")).toBe("/usr/lib/fulcrum/bun\n");
+      const cmdline = (await guest.shell.check("tr '\\0' ' ' < /proc/1/cmdline")).trim();
+      expect(cmdline).toBe("/usr/lib/fulcrum/bun /usr/lib/fulcrum/fulcrum.js run /data/config/fulcrum.toml");
+      const ready = guest.serial.events().find((e) => e["event"] === "fulcrum.ready");
+      expect(ready?.["reason"]).toBe("fulcrum ready");
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
-  test("nothing else owns the box: no systemd, udev, getty or networkd", async () => {
-    const comms = (await guest.shell.check("cat /proc/[0-9]*/comm")).split("\n");
-    for (const unwanted of ["systemd", "systemd-udevd", "agetty", "systemd-network", "udevd"]) {
-      expect(comms).not.toContain(unwanted);
-    }
-  });
+  test(
+    "nothing else owns the box: no systemd, udev, getty or networkd",
+    async () => {
+      const comms = (await guest.shell.check("cat /proc/[0-9]*/comm")).split("\n");
+      for (const unwanted of ["systemd", "systemd-udevd", "agetty", "systemd-network", "udevd"]) {
+        expect(comms).not.toContain(unwanted);
+      }
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
-  test("IPVS and its schedulers are loaded (crc32c soft dependency first), ipvsadm talks to it", async () => {
-    const modules = await guest.shell.check("cut -d' ' -f1 /proc/modules");
-    for (const m of [
-      "ip_vs",
-      "ip_vs_rr",
-      "ip_vs_wrr",
-      "ip_vs_wlc",
-      "ip_vs_sh",
-      "ip_vs_mh",
-      "libcrc32c",
-      "crc32c_generic",
-      "8021q",
-      "macvlan",
-    ]) {
-      expect(modules.split("\n")).toContain(m);
-    }
-    expect(await guest.shell.check("ipvsadm -Ln")).toContain("IP Virtual Server version");
-    const report = guest.serial.events().find((e) => e["event"] === "system.modules");
-    expect(report?.["failed"]).toEqual([]);
-  });
+  test(
+    "IPVS and its schedulers are loaded (crc32c soft dependency first), ipvsadm talks to it",
+    async () => {
+      const modules = await guest.shell.check("cut -d' ' -f1 /proc/modules");
+      for (const m of [
+        "ip_vs",
+        "ip_vs_rr",
+        "ip_vs_wrr",
+        "ip_vs_wlc",
+        "ip_vs_sh",
+        "ip_vs_mh",
+        "libcrc32c",
+        "crc32c_generic",
+        "8021q",
+        "macvlan",
+      ]) {
+        expect(modules.split("\n")).toContain(m);
+      }
+      expect(await guest.shell.check("ipvsadm -Ln")).toContain("IP Virtual Server version");
+      const report = guest.serial.events().find((e) => e["event"] === "system.modules");
+      expect(report?.["failed"]).toEqual([]);
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
-  test("root is the slot's erofs, read-only; /data is the data partition, ext4 read-write", async () => {
-    const mounts = await guest.shell.check("cat /proc/mounts");
-    expect(mounts).toMatch(/^\/dev\/vda2 \/ erofs ro[, ]/m);
-    expect(mounts).toMatch(/^\/dev\/vda4 \/data ext4 rw[, ]/m);
-    expect((await guest.shell.run("touch /usr/flab-probe")).code).not.toBe(0);
-    await guest.shell.check("echo persisted > /data/state/flab-probe && sync");
-    const label = await guest.shell.check("grep PARTNAME /sys/class/block/vda2/uevent");
-    expect(label).toMatch(/^PARTNAME=fulcrum_\S+$/m);
-    for (const fs of ["/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp"]) {
-      expect(mounts).toContain(` ${fs} `);
-    }
-  });
+  test(
+    "root is the slot's erofs, read-only; /data is the data partition, ext4 read-write",
+    async () => {
+      const mounts = await guest.shell.check("cat /proc/mounts");
+      expect(mounts).toMatch(/^\/dev\/vda2 \/ erofs ro[, ]/m);
+      expect(mounts).toMatch(/^\/dev\/vda4 \/data ext4 rw[, ]/m);
+      expect((await guest.shell.run("touch /usr/flab-probe")).code).not.toBe(0);
+      await guest.shell.check("echo persisted > /data/state/flab-probe && sync");
+      const label = await guest.shell.check("grep PARTNAME /sys/class/block/vda2/uevent");
+      expect(label).toMatch(/^PARTNAME=fulcrum_\S+$/m);
+      for (const fs of ["/proc", "/sys", "/dev", "/dev/pts", "/run", "/tmp"]) {
+        expect(mounts).toContain(` ${fs} `);
+      }
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
-  test("a first boot without a config starts on the safe default and says so on the console", async () => {
-    const text = guest.serial.text();
-    expect(text).toContain("starting with the SAFE DEFAULT (console up, no VIPs)");
-    expect(text).toContain(
-      "data partition /dev/vda4 mounted read-write on /data (created on this first boot)",
-    );
-    const loaded = guest.serial.events().find((e) => e["event"] === "config.loaded");
-    expect(loaded?.["path"]).toBe("/data/config/fulcrum.toml");
-    expect(await guest.shell.check("head -1 /data/config/fulcrum.toml")).toContain("safe default");
-  });
+  test(
+    "a first boot without a config starts on the safe default and says so on the console",
+    async () => {
+      const text = guest.serial.text();
+      expect(text).toContain("starting with the SAFE DEFAULT (console up, no VIPs)");
+      expect(text).toContain(
+        "data partition /dev/vda4 mounted read-write on /data (created on this first boot)",
+      );
+      const loaded = guest.serial.events().find((e) => e["event"] === "config.loaded");
+      expect(loaded?.["path"]).toBe("/data/config/fulcrum.toml");
+      expect(await guest.shell.check("head -1 /data/config/fulcrum.toml")).toContain("safe default");
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
-  test("the hardware watchdog is armed and fed", async () => {
-    expect((await guest.shell.check("cat /sys/class/watchdog/watchdog0/state")).trim()).toBe("active");
-    expect(guest.serial.text()).toContain("watchdog /dev/watchdog0 (i6300ESB timer) armed");
-  });
+  test(
+    "the hardware watchdog is armed and fed",
+    async () => {
+      expect((await guest.shell.check("cat /sys/class/watchdog/watchdog0/state")).trim()).toBe("active");
+      expect(guest.serial.text()).toContain("watchdog /dev/watchdog0 (i6300ESB timer) armed");
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
 
   test("orphans are reaped by PID 1", async () => {
     // The subshell exits at once, so its `sleep` is re-parented to PID 1; when it exits it stays a

@@ -18,6 +18,8 @@ export const guestTestsEnabled = isRoot && (inCi || Bun.which("qemu-system-x86_6
 /** Time for beforeAll: a cold image build (packages downloaded) plus a TCG boot. */
 export const GUEST_SETUP_TIMEOUT_MS = 20 * 60 * 1000;
 export const BOOT_TIMEOUT_MS = 180_000;
+/** A test that runs a few commands in a booted guest (TCG is slow; a loaded host slower). */
+export const SHELL_TEST_TIMEOUT_MS = 60_000;
 
 const images = new Map<ImageProfile, Promise<ImageArtifacts>>();
 
