@@ -378,6 +378,8 @@ export async function startMariadb(
   address: string,
   port = 3306,
   maxConnectErrors = 5,
+  /** distinct per server of a replication pair; every server writes a binlog so it can be a primary */
+  serverId = 1,
 ): Promise<Mariadb> {
   const dir = lab.tempDir();
   chownSync(dir, Number(await sh(["id", "-u", "mysql"])), Number(await sh(["id", "-g", "mysql"])));
@@ -402,7 +404,8 @@ export async function startMariadb(
       "user=mysql",
       // No skip-name-resolve: client addresses resolve from the namespace's hosts file, so the host
       // cache, and with it max_connect_errors blocking, is in play as on a real database host.
-      "skip-log-bin",
+      `server-id=${serverId}`,
+      "log-bin=binlog",
       `max-connect-errors=${maxConnectErrors}`,
       "max-connections=200",
       "innodb-buffer-pool-size=16M",

@@ -127,6 +127,50 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
     await db.sql("FLUSH HOSTS");
   }, 120_000);
 
+  test("replica lag: a running replica passes, a stopped or delayed one fails", async () => {
+    const replica = await startMariadb(lab, lab.serverIp(1), 3306, 5, 2);
+    await db.sql(
+      "CREATE USER IF NOT EXISTS 'repl'@'%' IDENTIFIED BY 'repl-pw'; GRANT REPLICATION SLAVE ON *.* TO 'repl'@'%';",
+    );
+    // from the start of the primary's binlog: the check users replicate too
+    const file = (await db.sql("SHOW BINARY LOGS")).split("\n")[0]!.split("\t")[0]!;
+    await replica.sql(
+      `CHANGE MASTER TO MASTER_HOST='${db.address}', MASTER_PORT=3306, MASTER_USER='repl', ` +
+        `MASTER_PASSWORD='repl-pw', MASTER_LOG_FILE='${file}', MASTER_LOG_POS=4; START SLAVE;`,
+    );
+    const rt: CheckTarget = { family: 4, address: lab.serverIp(1), port: 3306 };
+    const lagSpec: MysqlCheckSpec = { ...authed, maxReplicationLagS: 2 };
+    const running = await waitFor(
+      async () => {
+        const r = await mysqlChecker(lagSpec, rt, AbortSignal.timeout(3000));
+        return r.ok ? r : undefined;
+      },
+      20_000,
+      "the replica to catch up",
+    );
+    expect(running.reason).toBe("MySQL ok, replica 0 s behind");
+    await replica.sql("STOP SLAVE SQL_THREAD");
+    expect(await mysqlChecker(lagSpec, rt, AbortSignal.timeout(3000))).toMatchObject({
+      ok: false,
+      reason: "MySQL replication is not running",
+    });
+    // a delayed replica: events wait 10 s before they apply, so the lag grows past the bound
+    await replica.sql("STOP SLAVE; CHANGE MASTER TO MASTER_DELAY=10; START SLAVE;");
+    await db.sql(
+      "CREATE DATABASE IF NOT EXISTS fhc_lag; CREATE TABLE IF NOT EXISTS fhc_lag.t (x INT); INSERT INTO fhc_lag.t VALUES (1);",
+    );
+    const behind = await waitFor(
+      async () => {
+        const r = await mysqlChecker(lagSpec, rt, AbortSignal.timeout(3000));
+        return !r.ok && r.reason.includes("behind") ? r : undefined;
+      },
+      15_000,
+      "the lag to exceed 2 s",
+    );
+    expect(behind.reason).toMatch(/^MySQL replica \d+ s behind \(max 2 s\)$/);
+    await replica.proc.stop();
+  }, 90_000);
+
   test("the engine takes a stopped (SIGSTOP) and a killed MariaDB down and brings it back up", async () => {
     const interval = 300;
     const timeout = 250;
