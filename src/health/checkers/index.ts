@@ -6,7 +6,16 @@ import { httpChecker } from "./http.ts";
 import { mysqlChecker } from "./mysql.ts";
 import { tcpChecker } from "./tcp.ts";
 
-export type CheckerTable = { readonly [T in CheckType]: Checker<Extract<CheckSpec, { type: T }>> };
+/** The spec type that carries `type: T` (HttpCheckSpec for both "http" and "https"). */
+export type SpecOfType<T extends CheckType> = CheckSpec extends infer S
+  ? S extends CheckSpec
+    ? T extends S["type"]
+      ? S
+      : never
+    : never
+  : never;
+
+export type CheckerTable = { readonly [T in CheckType]: Checker<SpecOfType<T>> };
 
 export const DEFAULT_CHECKERS: CheckerTable = {
   tcp: tcpChecker,
