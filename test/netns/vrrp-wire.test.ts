@@ -1,0 +1,98 @@
+// On the wire: unicast peers instead of multicast, and a flood of random and mutated packets through a
+// real raw socket into a running runner, which counts them by reason and keeps its state.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { BUN, isRoot, Lab, sh, waitFor } from "./vrrp-lab.ts";
+
+const hosts = { r1: "10.85.0.1", r2: "10.85.0.2", r3: "10.85.0.3", c: "10.85.0.50" } as const;
+const NOISE = new URL("./vrrp-noise.ts", import.meta.url).pathname;
+
+describe.skipIf(!isRoot)("vrrp on the wire (netns)", () => {
+  let lab: Lab;
+  beforeAll(() => {
+    lab = Lab.create(hosts);
+  });
+  afterAll(() => {
+    lab?.destroy();
+  });
+
+  test("unicast peers: election and priority-0 handover without multicast", async () => {
+    const spec = (self: "r1" | "r2", peer: "r1" | "r2", priority: number) => ({
+      instances: [
+        {
+          name: "u",
+          interface: "eth0",
+          virtual_router_id: 52,
+          priority,
+          advert_int: 0.1,
+          unicast_src_ip: hosts[self],
+          unicast_peer: [hosts[peer]],
+          virtual_ipaddress: ["10.85.0.200/24"],
+        },
+      ],
+    });
+    const pcap = `${lab.dir}/unicast.pcap`;
+    const cap = lab.spawn("r3", ["tshark", "-i", "eth0", "-a", "duration:3", "-w", pcap, "-f", "vrrp"]);
+    const r1 = lab.startFulcrum("r1", spec("r1", "r2", 100));
+    const r2 = lab.startFulcrum("r2", spec("r2", "r1", 200));
+    try {
+      await waitFor("r2 master", () => r2.role("u") === "master" && r1.role("u") === "backup", 5000);
+      expect(lab.hasAddress("r2", "10.85.0.200")).toBe(true);
+      r2.kill("SIGTERM");
+      await waitFor("r1 master", () => r1.role("u") === "master", 2000);
+      await waitFor("capture", () => cap.exited, 8000);
+      // A bystander on the bridge sees no VRRP multicast at all (the bridge floods only multicast here).
+      const seen = sh(["tshark", "-r", pcap, "-T", "fields", "-e", "ip.dst", "-Y", "ip.dst == 224.0.0.18"]);
+      expect(seen.trim()).toBe("");
+    } finally {
+      r1.kill("SIGKILL");
+      r2.kill("SIGKILL");
+    }
+  }, 30_000);
+
+  test("30,000 random and mutated packets from a peer: counted by reason, no crash, still master", async () => {
+    const r1 = lab.startFulcrum("r1", {
+      instances: [
+        {
+          name: "vi",
+          interface: "eth0",
+          virtual_router_id: 51,
+          priority: 100,
+          advert_int: 0.1,
+          virtual_ipaddress: ["10.85.0.100/24"],
+        },
+      ],
+    });
+    try {
+      await waitFor("r1 master", () => r1.role() === "master", 5000);
+      const noise = lab.spawn("r2", [BUN, NOISE, "eth0", hosts.r2, "30000", "7"]);
+      await waitFor("noise sent", () => noise.exited, 60_000);
+      const sent = (noise.events[0] as { sent?: number } | undefined)?.sent ?? 0;
+      expect(sent).toBeGreaterThan(25_000);
+      await Bun.sleep(300);
+      r1.send({ stats: true });
+      const stats = await waitFor(
+        "stats",
+        () =>
+          r1.events.findLast(
+            (e) =>
+              e.event === "vrrp.stats" &&
+              e.t > 0 &&
+              (e["stats"] as { received: number }).received >= sent * 0.9,
+          ),
+        5000,
+      );
+      const s = stats["stats"] as { received: number; accepted: number; drops: Record<string, number> };
+      const dropped = Object.values(s.drops).reduce((a, b) => a + b, 0);
+      expect(dropped + s.accepted).toBe(s.received);
+      for (const reason of ["ttl", "short", "bad_checksum", "version"])
+        expect(s.drops[reason]).toBeGreaterThan(0);
+      expect(s.drops["internal"]).toBe(0);
+      expect(r1.exited).toBe(false);
+      if (r1.role() !== "master") console.error(r1.events.filter((e) => e.event === "vrrp.state").map((e) => JSON.stringify(e)).join("\n"));
+      expect(r1.role()).toBe("master");
+      expect(lab.hasAddress("r1", "10.85.0.100")).toBe(true);
+    } finally {
+      r1.kill("SIGKILL");
+    }
+  }, 90_000);
+});
