@@ -1,7 +1,7 @@
 // The SSH console against the real OpenSSH client, on loopback: exec commands for scripts, the TUI in a
 // tmux pane through `ssh -t`, and the login rules (configured keys only, no passwords, roles).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "ssh2";
@@ -137,6 +137,65 @@ describe("login", () => {
     expect(r.stderr).toContain("Permission denied (publickey)");
     const r2 = await ssh("nobody", adminKey.path, "show vrrp");
     expect(r2.code).toBe(255);
+  }, 30_000);
+
+  test("after 6 refused keys the connection is closed", async () => {
+    const keys = Array.from({ length: 7 }, (_, i) => keygen(`many_${i}`));
+    const extra = keys.slice(1).flatMap((k) => ["-i", k.path]);
+    const r = await ssh("ops", keys[0]!.path, "show vrrp", extra);
+    expect(r.code).toBe(255);
+    expect(
+      mem
+        .lines()
+        .some((l) => l["event"] === "console.ssh_auth_failed" && l["reason"] === "too many attempts"),
+    ).toBe(true);
+  }, 30_000);
+
+  test("connections beyond the limit are refused", async () => {
+    const limited = await startSshServer({
+      listen: "127.0.0.1",
+      port: 0,
+      hostKeyDir,
+      users: [{ name: "ops", role: "admin", keys: [adminKey.pub] }],
+      snapshot: box.snapshot,
+      actions: box,
+      log: mem.log,
+      maxConnections: 1,
+    });
+    appendFileSync(knownHosts, `[127.0.0.1]:${limited.port} ${limited.hostPublicKey}\n`);
+    const holder = new Client();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.on("ready", () => resolve());
+        holder.on("error", reject);
+        holder.connect({
+          host: "127.0.0.1",
+          port: limited.port,
+          username: "ops",
+          privateKey: readFileSync(adminKey.path),
+          hostVerifier: () => true,
+        });
+      });
+      const p = Bun.spawn(
+        [
+          ...sshArgs("ops", adminKey.path).slice(0, -3),
+          "-p",
+          String(limited.port),
+          "ops@127.0.0.1",
+          "show vrrp",
+        ],
+        {
+          stdout: "pipe",
+          stderr: "pipe",
+        },
+      );
+      expect(await p.exited).toBe(255);
+      expect(await new Response(p.stderr).text()).not.toContain("Host key verification failed");
+      expect(mem.lines().some((l) => l["event"] === "console.ssh_refused")).toBe(true);
+    } finally {
+      holder.end();
+      await limited.close();
+    }
   }, 30_000);
 
   test("the server offers no password authentication", async () => {
@@ -282,8 +341,7 @@ describe("TUI over ssh -t in tmux", () => {
     expect(wide.split("\n")[2]).toBe("-".repeat(100));
 
     tmux.keys("admin", "q");
-    await waitFor("ssh to exit", () => tmux.paneDead("admin"));
-    expect(tmux.paneExitStatus("admin")).toBe(0);
+    expect(await tmux.waitExit("admin")).toBe(0);
   }, 30_000);
 
   test("viewer: sees everything, changes nothing", async () => {
@@ -296,7 +354,7 @@ describe("TUI over ssh -t in tmux", () => {
     await tmux.waitScreen("viewer", "refusal", (s) => s.includes("'reload' needs the admin role"));
     expect(box.performed.length).toBe(before);
     tmux.keys("viewer", "q");
-    await waitFor("ssh to exit", () => tmux.paneDead("viewer"));
+    expect(await tmux.waitExit("viewer")).toBe(0);
   }, 30_000);
 
   test("reload over the TUI shows the diff, then applies on y", async () => {
@@ -321,6 +379,6 @@ describe("TUI over ssh -t in tmux", () => {
       .filter((l) => l["event"] === "console.action" && l["who"] === "ops@ssh:127.0.0.1");
     expect(logged.some((l) => (l["action"] as { confirm?: boolean }).confirm === true)).toBe(true);
     tmux.keys("reload", "q");
-    await waitFor("ssh to exit", () => tmux.paneDead("reload"));
+    expect(await tmux.waitExit("reload")).toBe(0);
   }, 30_000);
 });

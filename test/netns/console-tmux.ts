@@ -1,12 +1,13 @@
-// tmux as a test terminal: a private server per test file (its own socket name), panes of a fixed size,
+// tmux as a test terminal: a private server per test file (its own socket file), panes of a fixed size,
 // send-keys to type and capture-pane to read the screen. Always kill() in teardown.
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { waitFor } from "../unit/console-fixtures.ts";
 
 export class Tmux {
   readonly socket: string;
+  private readonly sessions = new Set<string>();
 
   constructor(label: string) {
     // An explicit socket path (not -L), so kill() can remove it and nothing is left in /tmp/tmux-UID.
@@ -18,8 +19,19 @@ export class Tmux {
     return { code: p.exitCode ?? -1, out: p.stdout.toString(), err: p.stderr.toString() };
   }
 
-  /** Starts a detached session running `command` (argv, joined for tmux's shell) at cols x rows. */
+  /** Starts a detached session running `command` (argv) at cols x rows. */
   start(session: string, command: readonly string[], cols = 80, rows = 24): void {
+    rmSync(this.statusFile(session), { force: true });
+    this.sessions.add(session);
+    // tmux 3.3 does not always record #{pane_dead_status}, so a shell wrapper writes the exit status
+    // to a file (a signal shows as 128+N).
+    const wrapped = [
+      "sh",
+      "-c",
+      `"$@"; echo $? > ${shellJoin([this.statusFile(session)])}`,
+      "sh",
+      ...command,
+    ];
     const r = this.run([
       "new-session",
       "-d",
@@ -29,7 +41,7 @@ export class Tmux {
       String(cols),
       "-y",
       String(rows),
-      shellJoin(command),
+      shellJoin(wrapped),
     ]);
     if (r.code !== 0) throw new Error(`tmux new-session failed: ${r.err}`);
     this.run(["set-option", "-t", session, "remain-on-exit", "on"]);
@@ -58,17 +70,38 @@ export class Tmux {
     if (r.code !== 0) throw new Error(`tmux resize-window failed: ${r.err}`);
   }
 
+  /** The pane's terminal device, e.g. /dev/pts/3 (the wrapper shell holds it; the command inherits it). */
   paneTty(session: string): string {
     return this.run(["display-message", "-p", "-t", session, "#{pane_tty}"]).out.trim();
   }
 
-  paneDead(session: string): boolean {
-    return this.run(["display-message", "-p", "-t", session, "#{pane_dead}"]).out.trim() === "1";
+  /** The exit status of the pane's command, or null while it runs. */
+  paneExit(session: string): number | null {
+    try {
+      const text = readFileSync(this.statusFile(session), "utf8").trim();
+      return text === "" ? null : Number(text);
+    } catch {
+      return null;
+    }
   }
 
-  paneExitStatus(session: string): number | null {
-    const s = this.run(["display-message", "-p", "-t", session, "#{pane_dead_status}"]).out.trim();
-    return s === "" ? null : Number(s);
+  /** Waits for the pane's command to end and returns its exit status. */
+  async waitExit(session: string, timeoutMs = 10_000): Promise<number> {
+    try {
+      // Boxed: waitFor treats a bare 0 as "not yet".
+      const exited = await waitFor<{ code: number } | null>(
+        `${session} to exit`,
+        () => {
+          const code = this.paneExit(session);
+          return code === null ? null : { code };
+        },
+        timeoutMs,
+        50,
+      );
+      return exited?.code ?? -1;
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- screen ---\n${this.screen(session).join("\n")}`);
+    }
   }
 
   /** Waits until the screen satisfies `check`; the error shows the last screen seen. */
@@ -80,7 +113,7 @@ export class Tmux {
   ): Promise<string> {
     let last = "";
     try {
-      return await waitFor<string | null>(
+      const text = await waitFor<string | null>(
         what,
         () => {
           last = this.screen(session).join("\n");
@@ -88,7 +121,8 @@ export class Tmux {
         },
         timeoutMs,
         50,
-      ).then((text) => text ?? "");
+      );
+      return text ?? "";
     } catch (err) {
       throw new Error(`${(err as Error).message}\n--- screen ---\n${last}\n--------------`);
     }
@@ -97,6 +131,11 @@ export class Tmux {
   kill(): void {
     this.run(["kill-server"]);
     rmSync(this.socket, { force: true });
+    for (const session of this.sessions) rmSync(this.statusFile(session), { force: true });
+  }
+
+  private statusFile(session: string): string {
+    return `${this.socket}.${session}.status`;
   }
 }
 

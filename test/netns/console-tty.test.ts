@@ -151,7 +151,6 @@ describe("TUI on the process's own terminal (stdin/stdout)", () => {
     const s = await tmux.waitScreen("stdin", "90x30", (t) => (t.split("\n")[2] ?? "") === "-".repeat(90));
     expect(s.split("\n")).toHaveLength(30);
     tmux.keys("stdin", "q");
-    await waitFor("fixture to exit", () => tmux.paneDead("stdin"));
-    expect(tmux.paneExitStatus("stdin")).toBe(0);
+    expect(await tmux.waitExit("stdin")).toBe(0);
   }, 30_000);
 });

@@ -64,6 +64,10 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
   };
   const server = new Server(serverConfig, (client, info) => {
     const remote = info.ip;
+    // First: an 'error' event with no listener would throw out of the event loop.
+    client.on("error", (err) =>
+      log.debug({ event: "console.ssh_client_error", remote, err: err.message }, "SSH client error"),
+    );
     if (connections.size >= maxConnections) {
       log.warn(
         { event: "console.ssh_refused", remote, reason: "too many connections" },
@@ -74,7 +78,7 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
     }
     connections.add(client);
     let actor: Actor | null = null;
-    let attempts = 0;
+    let failures = 0;
     const grace = setTimeout(() => {
       if (actor === null) {
         log.warn({ event: "console.ssh_login_timeout", remote }, "SSH login took too long");
@@ -83,32 +87,34 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
     }, graceMs);
 
     client.on("authentication", (ctx) => {
-      attempts++;
-      if (attempts > MAX_AUTH_ATTEMPTS) {
+      // Like OpenSSH's MaxAuthTries: refused attempts count ("none" and key queries that succeed do not).
+      const refuse = (reason: string, fields: Record<string, unknown> = {}) => {
+        failures++;
         log.warn(
-          { event: "console.ssh_auth_failed", remote, user: ctx.username, reason: "too many attempts" },
+          { event: "console.ssh_auth_failed", remote, user: ctx.username, reason, ...fields },
           "SSH login refused",
         );
-        client.end();
+        if (failures >= MAX_AUTH_ATTEMPTS) {
+          log.warn(
+            { event: "console.ssh_auth_failed", remote, user: ctx.username, reason: "too many attempts" },
+            "SSH connection closed",
+          );
+          client.end();
+          return;
+        }
+        ctx.reject(["publickey"]);
+      };
+      if (ctx.method === "none") {
+        ctx.reject(["publickey"]);
         return;
       }
       if (ctx.method !== "publickey") {
-        if (ctx.method !== "none") {
-          log.warn(
-            { event: "console.ssh_auth_failed", remote, user: ctx.username, method: ctx.method },
-            "SSH login refused: public keys only",
-          );
-        }
-        ctx.reject(["publickey"]);
+        refuse("public keys only", { method: ctx.method });
         return;
       }
       const match = users.keyFor(ctx.username, ctx.key.data);
       if (match === null) {
-        log.warn(
-          { event: "console.ssh_auth_failed", remote, user: ctx.username, reason: "key not authorized" },
-          "SSH login refused",
-        );
-        ctx.reject(["publickey"]);
+        refuse("key not authorized");
         return;
       }
       if (!ctx.signature || !ctx.blob) {
@@ -116,11 +122,7 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
         return;
       }
       if (!match.key.verify(ctx.blob, ctx.signature, ctx.hashAlgo)) {
-        log.warn(
-          { event: "console.ssh_auth_failed", remote, user: ctx.username, reason: "bad signature" },
-          "SSH login refused",
-        );
-        ctx.reject(["publickey"]);
+        refuse("bad signature");
         return;
       }
       actor = { who: `${ctx.username}@ssh:${remote}`, role: match.role };
@@ -144,9 +146,6 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
         serveSession(session, actor, opts, () => sessions--);
       });
     });
-    client.on("error", (err) =>
-      log.debug({ event: "console.ssh_client_error", remote, err: err.message }, "SSH client error"),
-    );
     client.on("close", () => {
       clearTimeout(grace);
       connections.delete(client);
