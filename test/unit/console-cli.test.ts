@@ -44,6 +44,16 @@ describe("show", () => {
     expect(lines).toContain("  -> 10.0.0.4:80                  Route   0      0          0          DOWN");
   });
 
+  test("show services SERVICE shows one service", async () => {
+    const { run } = setup();
+    const r = await run("show services 192.0.2.10:80 --stats");
+    expect(r.stdout).toContain("TCP  192.0.2.10:80");
+    expect(r.stdout).not.toContain("UDP");
+    const j = JSON.parse((await run("show services dns --json")).stdout) as { name: string }[];
+    expect(j.map((x) => x.name)).toEqual(["dns"]);
+    expect((await run("show services nosuch")).code).toBe(EXIT_FAILED);
+  });
+
   test("show services --json matches the snapshot", async () => {
     const { run, box } = setup();
     const r = await run("show services --json");

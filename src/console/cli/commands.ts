@@ -44,7 +44,8 @@ const MAX_EVENTS = 10_000;
 export const CLI_HELP = `fulcrum console commands (add --json for machine-readable output):
   show status                      hostname, version, boot slot, uptime
   show vrrp                        VRRP instances: state, priority, master, VIPs
-  show services [--rate|--stats]   virtual services and real servers, as ipvsadm -Ln
+  show services [SERVICE] [--rate|--stats]
+                                   virtual services and real servers, as ipvsadm -Ln
   show real SERVICE REAL           one real server with its check history
   show events [-n N]               the newest N events (default ${DEFAULT_EVENTS})
   show log [-n N]                  the newest N log lines (default ${DEFAULT_EVENTS})
@@ -116,9 +117,17 @@ function show(args: readonly string[], json: boolean, s: BoxSnapshot): CliResult
       return json ? jsonOut(vrrpView(s)) : ok(vrrpText(s));
     case "services": {
       const view: TableView = rest.includes("--rate") ? "rate" : rest.includes("--stats") ? "stats" : "conns";
-      const unknown = rest.filter((a) => a !== "--rate" && a !== "--stats");
-      if (unknown.length > 0) return usage(`show services: unexpected '${unknown.join(" ")}'`);
-      return json ? jsonOut(servicesView(s)) : ok(`${ipvsadmTable(s.services, view, true).join("\n")}\n`);
+      const names = rest.filter((a) => a !== "--rate" && a !== "--stats");
+      if (names.length > 1) return usage("usage: show services [SERVICE] [--rate|--stats]");
+      let services = s.services;
+      if (names[0] !== undefined) {
+        const one = findService(s, names[0]);
+        if (!one.ok) return fail(one.error);
+        services = [one.value];
+      }
+      return json
+        ? jsonOut(servicesView({ ...s, services }))
+        : ok(`${ipvsadmTable(services, view, true).join("\n")}\n`);
     }
     case "real": {
       if (rest.length !== 2) return usage("usage: show real SERVICE REAL");
