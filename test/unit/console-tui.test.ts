@@ -167,6 +167,26 @@ describe("render", () => {
     expect(text).toContain("(viewer)");
   });
 
+  test("long tables scroll a page at a time and keep the selection visible", () => {
+    const big = new FakeBox();
+    const template = big.services[0]!;
+    for (let i = 0; i < 12; i++) {
+      big.services.push({
+        ...template,
+        name: `svc${i}`,
+        label: `TCP  192.0.2.${20 + i}:80`,
+        reals: template.reals.map((r) => ({ ...r })),
+      });
+    }
+    const first = screenText(render(big.snapshot(), press(admin, ["2"], big.snapshot()).ui, 80, 24));
+    expect(first).toContain("more lines below");
+    const last = press(admin, ["2", "end"], big.snapshot()).ui;
+    const text = screenText(render(big.snapshot(), last, 80, 24));
+    expect(text).toContain("> -> 10.0.0.4:80");
+    expect(text).toContain("TCP  192.0.2.31:80");
+    expect(text).not.toContain("TCP  192.0.2.10:80 wlc");
+  });
+
   test("small and large terminals", () => {
     const tiny = render(box.snapshot(), admin, 30, 8);
     expect(tiny).toHaveLength(8);
