@@ -2,4 +2,6 @@
 // Entry point: `bun run fulcrum <command>` in a checkout, `fulcrum <command>` on a box.
 import { runCli } from "./cli/cli.ts";
 
-process.exitCode = await runCli(process.argv.slice(2));
+// Exit as soon as the command is done: the daemon has already stopped its parts in order, and a worker
+// or timer still winding down must not hold the process (or a restart) up. Logs are written synchronously.
+process.exit(await runCli(process.argv.slice(2)));

@@ -1,9 +1,13 @@
 // `fulcrum run CONFIG`: the appliance daemon. Loads the config, brings the box to it, and keeps
 // running until SIGTERM/SIGINT. A config that does not validate is refused with the same messages
 // as `fulcrum check`.
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { formatConfigError, loadConfigFile, parseConfig } from "../config/load.ts";
+import { Daemon } from "../daemon/daemon.ts";
 import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
+import { DATA_MOUNT_POINT } from "../system/datapart.ts";
 import { isPid1, startPid1 } from "../system/pid1.ts";
 import { DEFAULT_CONFIG_TOML } from "../system/provision.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
@@ -30,6 +34,20 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   }
   events.emit({ event: "config.loaded", reason: `loaded ${path}`, path, version: VERSION, build: BUILD_ID });
 
+  const daemon = await Daemon.start(loaded.config, {
+    log,
+    events,
+    configPath: path,
+    dataDir:
+      pid1 !== undefined
+        ? DATA_MOUNT_POINT
+        : (process.env["FULCRUM_DATA_DIR"] ?? join(tmpdir(), "fulcrum-data")),
+    bootSlot: pid1?.boot.slot ?? "dev",
+    reboot: pid1 === undefined ? null : (reason) => pid1.requestPower("reboot", reason),
+  });
+  // keepalived's convention: SIGHUP re-reads the config (only what changed is applied).
+  process.on("SIGHUP", () => void daemon.reload(true));
+
   const stopped =
     pid1 !== undefined
       ? pid1.powerRequested
@@ -40,6 +58,7 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   events.emit({ event: "fulcrum.ready", reason: "fulcrum ready", pid: process.pid });
   const signal = await stopped;
   events.emit({ event: "fulcrum.stopping", reason: `received ${signal}` });
+  await daemon.stop();
   if (pid1 !== undefined) return pid1.shutdown(pid1Action(signal), "daemon stopped");
   return 0;
 }

@@ -179,11 +179,14 @@ export interface SystemSysctlReport {
   readonly changes: SysctlChange[];
   /** Keys whose file does not exist (net.ipv4.vs.* before ip_vs is loaded, IPv6 disabled). */
   readonly unavailable: (keyof SystemSysctlValues)[];
+  /** Keys that could not be set although the config wants them on (their feature is absent, or EACCES). */
+  readonly failed: { readonly key: keyof SystemSysctlValues; readonly error: string }[];
 }
 
 /**
  * Writes the box-wide values. A missing file is reported in `unavailable` when the wanted value is off
- * (nothing to do) and is an error when it is on (the feature the config relies on is absent).
+ * (nothing to do) and in `failed` when it is on (the feature the config relies on is absent). One key that
+ * fails never stops the others.
  */
 export function applySystemSysctls(
   values: SystemSysctlValues,
@@ -191,6 +194,7 @@ export function applySystemSysctls(
 ): SystemSysctlReport {
   const changes: SysctlChange[] = [];
   const unavailable: (keyof SystemSysctlValues)[] = [];
+  const failed: SystemSysctlReport["failed"] = [];
   for (const key of Object.keys(SYSTEM_PATHS) as (keyof SystemSysctlValues)[]) {
     const path = SYSTEM_PATHS[key];
     try {
@@ -198,8 +202,8 @@ export function applySystemSysctls(
       if (c) changes.push(c);
     } catch (err) {
       if (err instanceof SysctlError && err.code === "ENOENT" && !values[key]) unavailable.push(key);
-      else throw err;
+      else failed.push({ key, error: err instanceof Error ? err.message : String(err) });
     }
   }
-  return { changes, unavailable };
+  return { changes, unavailable, failed };
 }

@@ -1,0 +1,98 @@
+// Carries out operator actions from every front end (TUI, SSH CLI, management API) in one place and
+// logs each with who asked. Names arrive canonical (the console resolves them): the service's name and
+// the real server as ADDR:PORT.
+import type { HealthEngine } from "../health/engine.ts";
+import type { EventBus } from "../log/events.ts";
+import type { ActionHandler, ActionResult, Actor, OperatorAction } from "../state/actions.ts";
+import { actionAllowed } from "../state/actions.ts";
+
+export interface ActionTargets {
+  readonly health: HealthEngine;
+  /** Priority override for a VRRP instance (null clears it); resign = send priority 0 now. */
+  readonly vrrpAdmin: (instance: string, priority: number | null, resign: boolean) => boolean;
+  /** Dry run (confirm false) returns the diff; confirm true applies it. */
+  readonly reload: (confirm: boolean) => Promise<ActionResult>;
+  /** Only on the box (PID 1); elsewhere the daemon refuses. */
+  readonly reboot: ((reason: string) => void) | null;
+}
+
+export class DaemonActions implements ActionHandler {
+  constructor(
+    private readonly targets: ActionTargets,
+    private readonly events: EventBus,
+  ) {}
+
+  async perform(actor: Actor, action: OperatorAction): Promise<ActionResult> {
+    const result = actionAllowed(actor.role, action)
+      ? await this.run(actor, action)
+      : { ok: false, message: `${actor.who} (${actor.role}) may not ${action.kind}` };
+    this.events.emit({
+      event: "operator.action",
+      reason: `${actor.who}: ${describe(action)}: ${result.message}`,
+      who: actor.who,
+      role: actor.role,
+      action,
+      ok: result.ok,
+    });
+    return result;
+  }
+
+  private async run(actor: Actor, a: OperatorAction): Promise<ActionResult> {
+    const h = this.targets.health;
+    switch (a.kind) {
+      case "drain":
+        return intent(h.drain(a.service, a.real), `draining ${a.real} in ${a.service}`);
+      case "enable":
+        return intent(h.enable(a.service, a.real), `${a.real} in ${a.service} enabled`);
+      case "weight":
+        return intent(
+          h.setWeight(a.service, a.real, a.weight),
+          `${a.real} in ${a.service} weight ${a.weight}`,
+        );
+      case "failover": {
+        const ok = this.targets.vrrpAdmin(a.instance, a.priority, a.priority === 0);
+        return ok
+          ? { ok, message: `${a.instance}: priority forced to ${a.priority}` }
+          : { ok, message: `no VRRP instance ${a.instance}` };
+      }
+      case "failback": {
+        const ok = this.targets.vrrpAdmin(a.instance, null, false);
+        return ok
+          ? { ok, message: `${a.instance}: configured priority restored` }
+          : { ok, message: `no VRRP instance ${a.instance}` };
+      }
+      case "reload":
+        return this.targets.reload(a.confirm);
+      case "update":
+        return { ok: false, message: "updates are not available in this build yet" };
+      case "reboot":
+        if (this.targets.reboot === null) return { ok: false, message: "reboot is only possible on the box" };
+        this.targets.reboot(`requested by ${actor.who}`);
+        return { ok: true, message: "rebooting" };
+    }
+  }
+}
+
+function intent(r: { ok: true } | { ok: false; reason: string }, done: string): ActionResult {
+  return r.ok ? { ok: true, message: done } : { ok: false, message: r.reason };
+}
+
+function describe(a: OperatorAction): string {
+  switch (a.kind) {
+    case "drain":
+    case "enable":
+      return `${a.kind} ${a.service} ${a.real}`;
+    case "weight":
+      return `weight ${a.service} ${a.real} ${a.weight}`;
+    case "failover":
+      return `failover ${a.instance} priority ${a.priority}`;
+    case "failback":
+      return `failback ${a.instance}`;
+    case "reload":
+      return a.confirm ? "reload (confirmed)" : "reload (dry run)";
+    case "update":
+      return `update from ${a.source}${a.force ? " (forced)" : ""}`;
+    case "reboot":
+      return "reboot";
+  }
+}

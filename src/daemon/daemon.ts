@@ -1,0 +1,251 @@
+// The running box: brings the kernel to the config and keeps it there. Order at start: box sysctls,
+// interfaces (ARP sysctls before links go up), health checks, IPVS (adopting what the kernel has), VRRP
+// (which moves the VIPs and the sync daemon's role), then the operator console. Each part that cannot
+// start is reported as an event and the rest carries on: a box without IPVS still answers on its console.
+import { diffConfigs } from "../config/diff.ts";
+import { formatConfigError, loadConfigFile } from "../config/load.ts";
+import type { Config } from "../config/types.ts";
+import { consoleOptionsFromConfig } from "../console/from-config.ts";
+import { type ConsoleHandle, startConsole } from "../console/index.ts";
+import { EventRing } from "../console/rings.ts";
+import { HealthEngine } from "../health/engine.ts";
+import { healthSpecsFromConfig } from "../health/from-config.ts";
+import { IpvsRuntime } from "../ipvs/runtime.ts";
+import type { EventBus } from "../log/events.ts";
+import type { Logger } from "../log/logger.ts";
+import { Rtnetlink } from "../netlink/rtnetlink.ts";
+import type { ActionResult } from "../state/actions.ts";
+import type { BoxSnapshot, UpdateSnapshot } from "../state/snapshot.ts";
+import { applyInterfaces } from "../system/interfaces.ts";
+import { applySystemSysctls } from "../system/sysctl.ts";
+import { BUILD_ID, VERSION } from "../version.ts";
+import { startVrrp, type VrrpHandle } from "../vrrp/service.ts";
+import { trackKeyService } from "../vrrp/spec.ts";
+import { DaemonActions } from "./actions.ts";
+import { buildSnapshot } from "./snapshot.ts";
+import { vrrpSpecsFromConfig } from "./vrrp-config.ts";
+
+export interface DaemonContext {
+  readonly log: Logger;
+  readonly events: EventBus;
+  readonly configPath: string;
+  /** Where the SSH host key and other state live (the data partition on the box). */
+  readonly dataDir: string;
+  /** The TUI on this device (the box's serial console); none when undefined. */
+  readonly ttyDevice?: string;
+  readonly bootSlot: string;
+  /** Reboot the box (PID 1 only). */
+  readonly reboot: ((reason: string) => void) | null;
+}
+
+const NO_UPDATE = (slot: string): UpdateSnapshot => ({
+  bootSlot: slot,
+  state: "idle",
+  progress: null,
+  lastResult: "",
+});
+
+export class Daemon {
+  private readonly startedAtMs = Date.now();
+  private readonly ring = new EventRing();
+  private readonly vrrpHistory = new Map<string, { transitions: number; lastReason: string }>();
+  private nl: Rtnetlink | null = null;
+  private ipvs: IpvsRuntime | null = null;
+  private vrrp: VrrpHandle | null = null;
+  private console: ConsoleHandle | null = null;
+  private readonly health = new HealthEngine();
+  private reloading: Promise<ActionResult> | null = null;
+
+  private constructor(
+    private config: Config,
+    private readonly ctx: DaemonContext,
+  ) {
+    this.ring.attach(ctx.events);
+  }
+
+  static async start(config: Config, ctx: DaemonContext): Promise<Daemon> {
+    const d = new Daemon(config, ctx);
+    await d.startParts();
+    return d;
+  }
+
+  private emit(event: string, reason: string, fields: Record<string, unknown> = {}): void {
+    this.ctx.events.emit({ event, reason, ...fields });
+  }
+
+  private async startParts(): Promise<void> {
+    const { config } = this;
+    try {
+      this.nl = Rtnetlink.open();
+      const report = await applyInterfaces(this.nl, config.interfaces, this.ctx.log);
+      this.emit(
+        report.ok ? "interfaces.applied" : "interfaces.problems",
+        `${report.changes.length} interface change(s), ${report.problems.length} problem(s), ${report.differences.length} difference(s) left alone`,
+        { changes: report.changes, problems: report.problems, differences: report.differences },
+      );
+    } catch (err) {
+      this.emit("interfaces.failed", `interface setup failed: ${String(err)}`);
+    }
+
+    this.health.onEvent((e) => this.ctx.events.emit(e));
+    const configured = this.health.configure(healthSpecsFromConfig(config));
+    if (!configured.ok) this.emit("health.rejected", configured.reason);
+
+    if (config.services.length > 0 || config.ipvs.sync_daemon !== undefined) {
+      try {
+        this.ipvs = await IpvsRuntime.start({ config, events: this.ctx.events, health: this.health });
+      } catch (err) {
+        this.emit("ipvs.unavailable", `IPVS cannot be programmed: ${String(err)}`);
+      }
+    }
+
+    this.applySysctls(config);
+
+    if (config.vrrp.instances.length > 0) {
+      try {
+        await this.startVrrp();
+      } catch (err) {
+        this.emit("vrrp.unavailable", `VRRP did not start: ${String(err)}`);
+      }
+    }
+
+    await this.startConsole();
+  }
+
+  /** After IPVS is up, so its net.ipv4.vs.* files exist; a failed key is reported, never fatal. */
+  private applySysctls(config: Config): void {
+    const sys = applySystemSysctls(config.system.sysctl);
+    this.emit(
+      sys.failed.length === 0 ? "system.sysctls" : "system.sysctls_failed",
+      `${sys.changes.length} box sysctl(s) changed${sys.failed.length > 0 ? `; not set: ${sys.failed.map((f) => f.key).join(", ")}` : ""}`,
+      { changes: sys.changes, failed: sys.failed },
+    );
+  }
+
+  private async startVrrp(): Promise<void> {
+    const { specs, groups } = vrrpSpecsFromConfig(this.config);
+    this.vrrp = await startVrrp(specs, groups, {
+      onEvent: ({ change }) => {
+        const h = this.vrrpHistory.get(change.instance) ?? { transitions: 0, lastReason: "" };
+        this.vrrpHistory.set(change.instance, { transitions: h.transitions + 1, lastReason: change.reason });
+        this.emit("vrrp.state", `${change.instance}: ${change.from} -> ${change.to} (${change.reason})`, {
+          instance: change.instance,
+          from: change.from,
+          to: change.to,
+          priority: change.priority,
+          ...(change.group === undefined ? {} : { group: change.group }),
+        });
+        const state = change.to === "master" ? "MASTER" : change.to === "fault" ? "FAULT" : "BACKUP";
+        void this.ipvs?.onVrrpState(change.instance, state);
+      },
+      onLog: (level, msg, data) => this.ctx.log[level]({ event: "vrrp.log", data }, msg),
+      onNotify: (o) => this.ctx.log.info({ event: "vrrp.notify", outcome: o }, "notify hook ran"),
+    });
+    // Tracked services start from the health layer's current quorum, then follow it.
+    for (const s of this.config.services) {
+      const up = this.health.quorumUp(s.name);
+      if (up !== undefined) this.vrrp.track(trackKeyService(s.name), up);
+    }
+    this.health.onQuorum((service, up) => this.vrrp?.track(trackKeyService(service), up));
+  }
+
+  private async startConsole(): Promise<void> {
+    const parts = consoleOptionsFromConfig(this.config.system, this.ctx.dataDir);
+    const actions = new DaemonActions(
+      {
+        health: this.health,
+        vrrpAdmin: (instance, priority, resign) => {
+          if (!this.vrrp || !this.config.vrrp.instances.some((i) => i.name === instance)) return false;
+          this.vrrp.admin(instance, { priority, resign });
+          return true;
+        },
+        reload: (confirm) => this.reload(confirm),
+        reboot: this.ctx.reboot,
+      },
+      this.ctx.events,
+    );
+    this.console = await startConsole({
+      snapshot: () => this.snapshot(),
+      actions,
+      log: this.ctx.log,
+      ...(this.ctx.ttyDevice === undefined ? {} : { tty: { device: this.ctx.ttyDevice } }),
+      ...(parts.ssh && parts.ssh.users.length > 0 ? { ssh: parts.ssh } : {}),
+      ...(parts.api ? { api: parts.api } : {}),
+    });
+    for (const e of this.console.errors) this.emit("console.part_failed", e);
+  }
+
+  snapshot(): BoxSnapshot {
+    return buildSnapshot({
+      config: this.config,
+      version: VERSION,
+      build: BUILD_ID,
+      startedAtMs: this.startedAtMs,
+      nowMs: Date.now(),
+      vrrp: this.vrrp?.lastStats() ?? null,
+      vrrpHistory: this.vrrpHistory,
+      ipvs: this.ipvs?.snapshot() ?? [],
+      health: (name) => this.health.snapshot(name),
+      events: this.ring.events(),
+      update: NO_UPDATE(this.ctx.bootSlot),
+    });
+  }
+
+  /**
+   * Re-reads the config file. A dry run returns the diff; a confirmed one applies it. A config that does
+   * not validate changes nothing and says why. VRRP instance changes need a restart (reported in the diff).
+   */
+  reload(confirm: boolean): Promise<ActionResult> {
+    if (this.reloading) return this.reloading;
+    this.reloading = this.doReload(confirm).finally(() => {
+      this.reloading = null;
+    });
+    return this.reloading;
+  }
+
+  private async doReload(confirm: boolean): Promise<ActionResult> {
+    const loaded = await loadConfigFile(this.ctx.configPath);
+    if (!loaded.ok) {
+      const lines = loaded.errors.map(formatConfigError);
+      this.emit("config.reload_rejected", `${lines.length} problem(s); the running config stays`, { lines });
+      return { ok: false, message: `config not valid; nothing changed:\n${lines.join("\n")}` };
+    }
+    const diff = diffConfigs(this.config, loaded.config);
+    if (!confirm) return { ok: true, message: `${diff.length} change(s)`, diff };
+    if (diff.length === 0) return { ok: true, message: "no change", diff };
+    const next = loaded.config;
+    const vrrpChanged = diff.some((l) => l.slice(2).startsWith("vrrp."));
+    this.applySysctls(next);
+    if (this.nl) await applyInterfaces(this.nl, next.interfaces, this.ctx.log);
+    const configured = this.health.configure(healthSpecsFromConfig(next));
+    if (!configured.ok) {
+      return { ok: false, message: `health layer refused the new config: ${configured.reason}`, diff };
+    }
+    this.config = next;
+    await this.ipvs?.reload(next);
+    this.console?.setUsers(
+      next.system.ssh.users.map((u) => ({ name: u.name, role: u.role, keys: u.authorized_keys })),
+    );
+    this.emit("config.reloaded", `${diff.length} change(s) applied`, { diff });
+    const note = vrrpChanged ? "; VRRP changes take effect at the next restart" : "";
+    return { ok: true, message: `${diff.length} change(s) applied${note}`, diff };
+  }
+
+  async stop(): Promise<void> {
+    const timings: Record<string, number> = {};
+    const timed = async (part: string, fn: () => Promise<unknown> | undefined) => {
+      const t0 = performance.now();
+      await fn();
+      timings[part] = Math.round(performance.now() - t0);
+    };
+    // VRRP first: priority 0 tells the backups to take over now, and the VIPs leave this box.
+    await timed("vrrp", () => this.vrrp?.stop());
+    await timed("console", () => this.console?.close());
+    await timed("health", () => this.health.stop());
+    // The IPVS table stays in the kernel: traffic keeps flowing while fulcrum restarts.
+    await timed("ipvs", () => this.ipvs?.stop());
+    await timed("netlink", () => this.nl?.close());
+    this.emit("fulcrum.stopped", "all parts stopped", { ms: timings });
+    this.ring.detach();
+  }
+}
