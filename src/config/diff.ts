@@ -64,7 +64,7 @@ function walk(out: Flat, path: string, v: unknown): void {
     return;
   }
   if (Array.isArray(v)) {
-    v.forEach((item, i) => walk(out, `${path}[${nameOf(item) ?? i}]`, item));
+    for (const [i, item] of v.entries()) walk(out, `${path}[${nameOf(item) ?? i}]`, item);
     return;
   }
   if (v !== null && typeof v === "object") {
