@@ -48,6 +48,16 @@ export type LinkRef = string | number;
 
 export interface CreateLinkOptions {
   readonly mtu?: number;
+  /** Link-layer address "aa:bb:cc:dd:ee:ff" (e.g. a VRRP virtual MAC on a macvlan). */
+  readonly mac?: string;
+}
+
+function macBytes(mac: string): Uint8Array {
+  const parts = mac.split(":");
+  if (parts.length !== 6 || parts.some((p) => !/^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new NetlinkEncodeError(`bad MAC address ${JSON.stringify(mac)}`);
+  }
+  return new Uint8Array(parts.map((p) => Number.parseInt(p, 16)));
 }
 
 export interface AddressOptions {
@@ -210,6 +220,7 @@ export class Rtnetlink {
     if (options.mtu !== undefined) checkMtu(options.mtu);
     const w = new NlWriter().raw(encodeIfInfoMsg({})).str(IFLA.IFNAME, name);
     if (options.mtu !== undefined) w.u32(IFLA.MTU, options.mtu);
+    if (options.mac !== undefined) w.attr(IFLA.ADDRESS, macBytes(options.mac));
     if (parentIndex !== undefined) w.u32(IFLA.LINK, parentIndex);
     w.nest(IFLA.LINKINFO, (li) => {
       li.str(IFLA_INFO.KIND, kind);
