@@ -5,7 +5,6 @@ import { Notifier, type NotifyConfig, type NotifyOutcome } from "./notify.ts";
 import type { WorkerCommand, WorkerReport, WorkerStats } from "./protocol.ts";
 import { checkSpecs } from "./spec.ts";
 import type { StateChange, SyncGroupSpec, VrrpInstanceSpec } from "./types.ts";
-import { VrrpSpecError } from "./types.ts";
 
 export interface VrrpEvent {
   readonly change: StateChange;
@@ -56,9 +55,6 @@ export async function startVrrp(
   deps: VrrpDeps = {},
 ): Promise<VrrpHandle> {
   checkSpecs(specs, groups);
-  const vmac = specs.find((s) => s.useVmac);
-  if (vmac)
-    throw new VrrpSpecError(`vrrp instance ${vmac.name}: use_vmac is not supported yet (see docs/vrrp.md)`);
   const groupOf = new Map<string, string>();
   for (const g of groups) for (const m of g.instances) groupOf.set(m, g.name);
   const notifier = new Notifier(deps.notify ?? {}, groupOf, deps.onNotify);

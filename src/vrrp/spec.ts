@@ -42,6 +42,16 @@ export interface VrrpInstanceInput {
   readonly use_vmac?: boolean;
 }
 
+/** keepalived's default name for the VMAC interface (use_vmac). */
+export function vmacName(vrid: number): string {
+  return `vrrp.${vrid}`;
+}
+
+/** RFC 5798 7.3: the IPv4 virtual router MAC. */
+export function vmacAddress(vrid: number): string {
+  return `00:00:5e:00:01:${vrid.toString(16).padStart(2, "0")}`;
+}
+
 export const trackKeyInterface = (ifname: string) => `if:${ifname}`;
 export const trackKeyService = (service: string) => `svc:${service}`;
 
@@ -125,9 +135,14 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
   if (checksum !== "rfc5798" && checksum !== "v2-compat")
     fail(name, 'checksum must be "rfc5798" or "v2-compat"');
   const garpCount = intIn(name, "garp_master_repeat", raw.garp_master_repeat ?? 5, 0, 100);
-  const virtualAddressDevs = vips.map((v) =>
-    typeof v === "string" ? raw.interface : (v.dev ?? raw.interface),
-  );
+  const useVmac = raw.use_vmac ?? false;
+  if (useVmac && family === 6) fail(name, "use_vmac is supported for IPv4 instances only");
+  // With use_vmac the addresses that would live on the instance's interface go on its VMAC interface.
+  const onInterface = useVmac ? vmacName(vrid) : raw.interface;
+  const virtualAddressDevs = vips.map((v) => {
+    const dev = typeof v === "string" ? raw.interface : (v.dev ?? raw.interface);
+    return dev === raw.interface ? onInterface : dev;
+  });
   for (const dev of virtualAddressDevs) {
     if (!dev || dev.length > 15) fail(name, `bad dev ${JSON.stringify(dev)} for a virtual address`);
   }
@@ -156,7 +171,7 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
     garpCount,
     garpIntervalMs: garpIntervalSeconds * 1000,
     garpRefreshMs: garpRefreshSeconds * 1000,
-    useVmac: raw.use_vmac ?? false,
+    useVmac,
   };
 }
 

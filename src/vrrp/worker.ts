@@ -26,6 +26,7 @@ import { trackKeyInterface } from "./spec.ts";
 import type { CoreAction, CoreInput, VrrpInstanceSpec } from "./types.ts";
 import { VRRP_GROUP_V4, VRRP_GROUP_V6 } from "./types.ts";
 import { createVipDriver, type VipDriver } from "./vips.ts";
+import { deleteVmacs, ensureVmacs } from "./vmac.ts";
 
 declare const self: Worker;
 
@@ -380,19 +381,24 @@ self.onmessage = (e: MessageEvent<WorkerCommand>) => {
   if (worker) return;
   void (async () => {
     let vips: VipDriver | null = null;
+    let vmacs: string[] = [];
     try {
+      // VMAC interfaces first: the Worker opens packet sockets on them.
+      vmacs = await ensureVmacs(c.specs);
       vips = await createVipDriver();
       worker = new VrrpWorker(c, vips);
       await worker.run();
       report({ kind: "stats", stats: worker.snapshot() });
       worker.close();
       await vips.close();
+      await deleteVmacs(vmacs);
       report({ kind: "stopped" });
     } catch (err) {
       report({ kind: "failed", message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
       try {
         worker?.close();
         await vips?.close();
+        await deleteVmacs(vmacs);
       } catch {
         // already failing; the main thread reports the first error
       }
