@@ -88,7 +88,13 @@ describe.skipIf(!isRoot)("vrrp on the wire (netns)", () => {
         expect(s.drops[reason]).toBeGreaterThan(0);
       expect(s.drops["internal"]).toBe(0);
       expect(r1.exited).toBe(false);
-      if (r1.role() !== "master") console.error(r1.events.filter((e) => e.event === "vrrp.state").map((e) => JSON.stringify(e)).join("\n"));
+      if (r1.role() !== "master")
+        console.error(
+          r1.events
+            .filter((e) => e.event === "vrrp.state")
+            .map((e) => JSON.stringify(e))
+            .join("\n"),
+        );
       expect(r1.role()).toBe("master");
       expect(lab.hasAddress("r1", "10.85.0.100")).toBe(true);
     } finally {
