@@ -2,6 +2,8 @@
 // a hard timeout through an AbortSignal), feeds results back, and hands the core's outputs to listeners:
 // pools (what IPVS should hold per service), events (one structured line per transition) and quorum
 // changes (what a VRRP instance tracks as `svc:<name>`).
+
+import { hostPort } from "../ipvs/model.ts";
 import { type CheckerTable, DEFAULT_CHECKERS, runCheck } from "./checkers/index.ts";
 import {
   type HealthAction,
@@ -10,7 +12,7 @@ import {
   type HealthInput,
   type ServiceSnapshot,
 } from "./core.ts";
-import type { AdminState, EffectiveDest, HealthEvent, ServiceHealthSpec } from "./types.ts";
+import type { AdminState, EffectiveDest, HealthEvent, RealServerSpec, ServiceHealthSpec } from "./types.ts";
 
 export type PoolListener = (service: string, dests: readonly EffectiveDest[]) => void;
 export type HealthEventListener = (event: HealthEvent) => void;
@@ -36,7 +38,7 @@ export class HealthEngine {
   private readonly onListenerError: (err: unknown) => void;
   private readonly running = new Map<
     number,
-    { controller: AbortController; timer: ReturnType<typeof setTimeout> }
+    { controller: AbortController; timer: ReturnType<typeof setTimeout>; done?: Promise<void> }
   >();
   private readonly settled = new Set<Promise<void>>();
   private readonly poolListeners = new Set<PoolListener>();
@@ -47,6 +49,7 @@ export class HealthEngine {
   private stopped = false;
   /** inputs that arrive while the core is stepping (a listener calling back in) wait here */
   private readonly queue: HealthInput[] = [];
+  private specs: readonly ServiceHealthSpec[] = [];
   private stepping = false;
 
   constructor(options: HealthEngineOptions = {}) {
@@ -59,8 +62,11 @@ export class HealthEngine {
   // ------------------------------------------------------------------------------------------
   // Lifecycle
 
-  /** Stops the timer, aborts every running check and waits until they have all settled. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the timer, aborts every running check and waits until they have all settled, at most
+   * `waitMs`; false when some checker did not settle in time (it is abandoned).
+   */
+  async stop(waitMs = 2000): Promise<boolean> {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
@@ -68,7 +74,15 @@ export class HealthEngine {
       clearTimeout(r.timer);
       r.controller.abort(new DOMException("engine stopping", "AbortError"));
     }
-    await Promise.all([...this.settled]);
+    // A checker that ignores its abort signal must not hold shutdown hostage.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), waitMs);
+    });
+    const all = Promise.all([...this.settled]).then(() => true as const);
+    const settled = await Promise.race([all, gaveUp]);
+    clearTimeout(timer);
+    return settled;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -79,7 +93,33 @@ export class HealthEngine {
    * state and schedule; a rejected configuration changes nothing.
    */
   configure(services: readonly ServiceHealthSpec[]): IntentResult {
-    return this.intent({ kind: "configure", services });
+    const r = this.intent({ kind: "configure", services });
+    if (r.ok) this.specs = services;
+    return r;
+  }
+
+  /** Membership from the management path: add (or replace) one real server of a configured service. */
+  addReal(service: string, real: RealServerSpec): IntentResult {
+    const s = this.specs.find((x) => x.name === service);
+    if (s === undefined) return { ok: false, reason: `no service named ${JSON.stringify(service)}` };
+    const key = hostPort(real.address, real.port);
+    const reals = s.reals.filter((r) => hostPort(r.address, r.port) !== key);
+    return this.configure(this.specs.map((x) => (x === s ? { ...s, reals: [...reals, real] } : x)));
+  }
+
+  /** Membership from the management path: remove one real server ("addr:port") from a service. */
+  removeReal(service: string, real: string): IntentResult {
+    const s = this.specs.find((x) => x.name === service);
+    if (s === undefined) return { ok: false, reason: `no service named ${JSON.stringify(service)}` };
+    const reals = s.reals.filter((r) => hostPort(r.address, r.port) !== real);
+    if (reals.length === s.reals.length)
+      return { ok: false, reason: `service ${service} has no real server ${real}` };
+    return this.configure(this.specs.map((x) => (x === s ? { ...s, reals } : x)));
+  }
+
+  /** The specs last accepted by configure (after addReal/removeReal too). */
+  configured(): readonly ServiceHealthSpec[] {
+    return this.specs;
   }
 
   drain(service: string, real: string): IntentResult {
@@ -182,6 +222,8 @@ export class HealthEngine {
           clearTimeout(r.timer);
           r.controller.abort(new DOMException("check cancelled", "AbortError"));
           this.running.delete(a.runId);
+          // not awaited any more: a checker deaf to its abort must not pile up here
+          if (r.done !== undefined) this.settled.delete(r.done);
         }
         return null;
       }
@@ -210,7 +252,12 @@ export class HealthEngine {
       () => controller.abort(new DOMException(`timeout after ${a.spec.timeoutMs} ms`, "TimeoutError")),
       a.spec.timeoutMs,
     );
-    this.running.set(a.runId, { controller, timer });
+    const entry: { controller: AbortController; timer: ReturnType<typeof setTimeout>; done?: Promise<void> } =
+      {
+        controller,
+        timer,
+      };
+    this.running.set(a.runId, entry);
     const done: Promise<void> = runCheck(this.checkers, a.spec, a.target, controller.signal).then(
       (result) => {
         clearTimeout(timer);
@@ -219,7 +266,13 @@ export class HealthEngine {
         if (wasRunning && !this.stopped) this.feed({ kind: "result", runId: a.runId, result });
       },
     );
+    entry.done = done;
     this.settled.add(done);
+  }
+
+  /** Checks the engine still waits for at stop() (bounded by the core's concurrency limit). */
+  get pendingSettles(): number {
+    return this.settled.size;
   }
 
   private arm(wakeAtMs: number | null): void {
