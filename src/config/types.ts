@@ -380,5 +380,7 @@ export interface IpvsConfig {
   readonly timeout_tcp: number;
   readonly timeout_tcpfin: number;
   readonly timeout_udp: number;
+  /** seconds a drained real server may keep connections before it is removed anyway */
+  readonly drain_timeout: number;
   readonly sync_daemon?: SyncDaemonConfig;
 }

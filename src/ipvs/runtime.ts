@@ -16,8 +16,6 @@ import { hostPort, type KernelService, serviceKeyString } from "./model.ts";
 import type { Ownership } from "./reconcile.ts";
 
 export const OWNERSHIP_PATH = "/run/fulcrum/ipvs-owned.json";
-/** How long a drain may wait for connections to end before the real server is removed anyway. */
-export const DRAIN_TIMEOUT_MS = 300_000;
 /** How often the kernel's counters are read (console rates, drains). */
 export const REFRESH_INTERVAL_MS = 2_000;
 
@@ -50,7 +48,6 @@ export interface IpvsRuntimeOptions {
   /** When given, real servers follow health; otherwise every configured real server is in the pool. */
   readonly health?: HealthEngine;
   readonly ownershipPath?: string;
-  readonly drainTimeoutMs?: number;
 }
 
 export class IpvsRuntime {
@@ -153,7 +150,7 @@ export class IpvsRuntime {
     const now = performance.now();
     for (const d of pool) {
       if (d.role === "drain") {
-        this.drains = startDrain(this.drains, key, d, now, this.opts.drainTimeoutMs ?? DRAIN_TIMEOUT_MS);
+        this.drains = startDrain(this.drains, key, d, now, this.config.ipvs.drain_timeout * 1000);
       }
     }
     await this.controller.updateService(desiredService(s, toDestSpecs(pool, tunnelOf(s))));

@@ -1074,7 +1074,7 @@ const BROKEN: Array<[string, string, string[]]> = [
     toml("[ipvs]", "timeout_tcp = -1", "timout_udp = 5"),
     [
       "2:15: ipvs.timeout_tcp: -1 is out of range; allowed: 0..86400",
-      "3:1: ipvs.timout_udp: unknown key 'timout_udp' (did you mean 'timeout_udp'?); allowed keys here: timeout_tcp, timeout_tcpfin, timeout_udp, sync_daemon",
+      "3:1: ipvs.timout_udp: unknown key 'timout_udp' (did you mean 'timeout_udp'?); allowed keys here: timeout_tcp, timeout_tcpfin, timeout_udp, drain_timeout, sync_daemon",
     ],
   ],
   [

@@ -5,7 +5,9 @@ import { formatIp, type IpAddr } from "../net.ts";
 import type { Ctx, TableReader } from "../reader.ts";
 import type { IpvsConfig, SyncDaemonConfig, SyncDaemonState } from "../types.ts";
 
-export const IPVS_KEYS = ["timeout_tcp", "timeout_tcpfin", "timeout_udp", "sync_daemon"];
+export const IPVS_KEYS = ["timeout_tcp", "timeout_tcpfin", "timeout_udp", "drain_timeout", "sync_daemon"];
+/** How long a drained real server keeps its connections before it is removed anyway (seconds). */
+export const DEFAULT_DRAIN_TIMEOUT = 300;
 export const SYNC_DAEMON_KEYS = [
   "interface",
   "syncid",
@@ -22,11 +24,13 @@ const MAX_TIMEOUT = 86_400;
 
 export function readIpvs(ctx: Ctx, root: TableReader): IpvsConfig {
   const t = root.table("ipvs", IPVS_KEYS);
-  if (t === undefined) return { timeout_tcp: 0, timeout_tcpfin: 0, timeout_udp: 0 };
+  if (t === undefined)
+    return { timeout_tcp: 0, timeout_tcpfin: 0, timeout_udp: 0, drain_timeout: DEFAULT_DRAIN_TIMEOUT };
   const config: IpvsConfig = {
     timeout_tcp: t.int("timeout_tcp", 0, MAX_TIMEOUT) ?? 0,
     timeout_tcpfin: t.int("timeout_tcpfin", 0, MAX_TIMEOUT) ?? 0,
     timeout_udp: t.int("timeout_udp", 0, MAX_TIMEOUT) ?? 0,
+    drain_timeout: t.int("drain_timeout", 0, MAX_TIMEOUT) ?? DEFAULT_DRAIN_TIMEOUT,
   };
   const s = t.table("sync_daemon", SYNC_DAEMON_KEYS);
   if (s === undefined) return config;
