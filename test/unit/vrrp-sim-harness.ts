@@ -29,6 +29,8 @@ export function prng(seed: number): () => number {
 interface Router {
   readonly id: number;
   readonly spec: VrrpInstanceSpec;
+  /** With syncGroup: the instances of the router's sync group (the first is `spec`). */
+  readonly specs: readonly VrrpInstanceSpec[];
   core: CoreState;
   wakeAt: number;
   alive: boolean;
@@ -52,6 +54,10 @@ export interface SimOptions {
   readonly preemptDelayMs: number;
   readonly intervalCs: number;
   readonly maxDelayMs: number;
+  /** Two instances (VRID 51 and 52) in one sync group per router, instead of one instance. */
+  readonly syncGroup?: boolean;
+  /** Every instance tracks "svc:web" with this weight (0 = none). */
+  readonly trackWeight?: number;
 }
 
 const MAX_EVENTS_PER_RUN = 2_000_000;
@@ -74,17 +80,32 @@ export class Sim {
     readonly opt: SimOptions,
   ) {
     this.routers = opt.priorities.map((priority, id) => {
-      const s = spec({
+      const common = {
         priority,
         advert_int: opt.intervalCs / 100,
         nopreempt: !opt.preempt,
         preempt_delay: opt.preemptDelayMs / 1000,
         src: `10.0.0.${id + 1}`,
-      });
-      return { id, spec: s, core: initialState([s]), wakeAt: Number.POSITIVE_INFINITY, alive: false };
+        ...(opt.trackWeight ? { track_service: [{ name: "web", weight: opt.trackWeight }] } : {}),
+      };
+      const s = spec(common);
+      const specs = opt.syncGroup
+        ? [s, spec({ ...common, name: "vj", virtual_router_id: 52, virtual_ipaddress: ["10.0.0.101/24"] })]
+        : [s];
+      return { id, spec: s, specs, core: this.fresh(specs), wakeAt: Number.POSITIVE_INFINITY, alive: false };
     });
     this.component = this.routers.map(() => 0);
-    this.table = new ReceiveTable([this.routers[0]!.spec]);
+    this.table = new ReceiveTable(this.routers[0]!.specs);
+  }
+
+  private fresh(specs: readonly VrrpInstanceSpec[]): CoreState {
+    return initialState(specs, specs.length > 1 ? [{ name: "g", instances: specs.map((x) => x.name) }] : []);
+  }
+
+  /** A tracked service of one router changes (weight from the options). */
+  track(id: number, up: boolean): void {
+    const r = this.routers[id]!;
+    if (r.alive) this.apply(r, { kind: "track", key: "svc:web", up });
   }
 
   private apply(r: Router, input: CoreInput): void {
@@ -132,7 +153,7 @@ export class Sim {
 
   start(id: number): void {
     const r = this.routers[id]!;
-    r.core = initialState([r.spec]);
+    r.core = this.fresh(r.specs);
     r.alive = true;
     this.apply(r, { kind: "start" });
   }
@@ -179,6 +200,8 @@ export class Sim {
   }
 
   roleOf(id: number): string {
+    const roles = new Set(this.routers[id]!.core.instances.map((i) => i.role));
+    if (roles.size !== 1) throw new SimFailure(`r${id}: sync group members disagree (${[...roles]})`);
     return this.routers[id]!.core.instances[0]!.role;
   }
 
@@ -198,13 +221,20 @@ export class Sim {
     return this.routers[id]!.core.instances[0]!.priority;
   }
 
-  /** Worst-case Master_Down_Interval of the group (lowest priority waits longest). */
+  /** Worst-case Master_Down_Interval of the group (lowest effective priority waits longest). */
   maxMasterDown(): number {
-    return Math.max(...this.routers.map((r) => masterDownMs(3, r.spec.priority, this.opt.intervalCs)));
+    const w = this.opt.trackWeight ?? 0;
+    return Math.max(
+      ...this.routers.map((r) => {
+        const lowest =
+          r.spec.priority === 255 ? 255 : Math.max(1, Math.min(254, r.spec.priority + Math.min(0, w)));
+        return masterDownMs(3, lowest, this.opt.intervalCs);
+      }),
+    );
   }
 
   skewOf(id: number): number {
-    return skewMs(3, this.routers[id]!.spec.priority, this.opt.intervalCs);
+    return skewMs(3, this.priorityOf(id), this.opt.intervalCs);
   }
 }
 
@@ -225,11 +255,22 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
   const preempt = rng() < 0.75;
   const preemptDelayMs = preempt && rng() < 0.2 ? interval * 5 : 0;
   const maxDelayMs = Math.min(interval / 10, 5);
-  const sim = new Sim(rng, { priorities, preempt, preemptDelayMs, intervalCs, maxDelayMs });
+  const syncGroup = rng() < 0.25;
+  const trackWeight = rng() < 0.3 ? -60 : 0;
+  const sim = new Sim(rng, {
+    priorities,
+    preempt,
+    preemptDelayMs,
+    intervalCs,
+    maxDelayMs,
+    syncGroup,
+    trackWeight,
+  });
+  const tracked = new Set<number>(); // routers whose tracked service is down
   const fail = (msg: string): never => {
     throw new SimFailure(
       `seed ${seed}: ${msg} at t=${sim.now.toFixed(1)} (n=${n} prio=${priorities} int=${interval}ms ` +
-        `preempt=${preempt}/${preemptDelayMs} comps=${sim.component})\n${sim.log.slice(-30).join("\n")}`,
+        `preempt=${preempt}/${preemptDelayMs} sync=${syncGroup} track=${trackWeight} comps=${sim.component})\n${sim.log.slice(-30).join("\n")}`,
     );
   };
   const settle = preemptDelayMs + 2 * sim.maxMasterDown() + 3 * interval + 4 * maxDelayMs;
@@ -254,7 +295,7 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
 
   const phases = 6;
   for (let p = 0; p < phases; p++) {
-    const kind = pick(["chaos", "partition", "shutdown", "kill", "chaos", "partition"] as const);
+    const kind = pick(["chaos", "partition", "shutdown", "kill", "chaos", "partition", "track"] as const);
     stats.phases[kind] = (stats.phases[kind] ?? 0) + 1;
     const t0 = sim.now;
     if (kind === "chaos") {
@@ -263,6 +304,18 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
       sim.loss = 0;
       sim.runUntil(sim.now + settle);
       checkSettled("after loss");
+    } else if (kind === "track") {
+      // A tracked service flaps on one router: its effective priority moves by the weight.
+      const alive = sim.aliveIn(0);
+      const id = alive[Math.floor(rng() * alive.length)];
+      if (id !== undefined && trackWeight !== 0) {
+        const down = !tracked.has(id);
+        if (down) tracked.add(id);
+        else tracked.delete(id);
+        sim.track(id, !down);
+      }
+      sim.runUntil(t0 + settle);
+      checkSettled(`after tracking change`);
     } else if (kind === "partition") {
       const k = 1 + Math.floor(rng() * Math.min(3, n));
       sim.component = sim.routers.map(() => Math.floor(rng() * k));
@@ -304,6 +357,7 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
       sim.runUntil(sim.now + settle);
       checkSettled(`after ${kind}`);
       sim.start(victim);
+      tracked.delete(victim); // a restarted router starts with its service up
       sim.runUntil(sim.now + settle);
       checkSettled(`after restart of r${victim}`);
     }
