@@ -2,6 +2,7 @@
 // thread when the fd becomes readable; the main thread then drains it with nonblocking reads.
 import { CTRL_ARM, CTRL_SLOTS, CTRL_STOP, type WatchInit, type WatchReport } from "./fd-watch-protocol.ts";
 import { close as closeFd, eventfd, eventfdSignal } from "./libc.ts";
+import { workerUrl } from "./worker-url.ts";
 
 export type Readiness = "readable" | "timeout";
 
@@ -14,14 +15,9 @@ export const MAX_WATCHERS = 32;
 const STOP_DEADLINE_MS = 2000;
 let liveWatchers = 0;
 
-/**
- * Where the worker module lives. In a `bun build --compile` executable, modules sit under /$bunfs/root
- * relative to the project root, and the worker must be built as an extra entrypoint:
- * `bun build --compile src/main.ts ffi/fd-watch-worker.ts` run from the project root.
- */
+/** Where the worker module lives (from source, in the image's bundle, or in a compiled executable). */
 function workerSpecifier(): string {
-  if (import.meta.url.startsWith("file:///$bunfs/")) return "/$bunfs/root/ffi/fd-watch-worker.ts";
-  return new URL("./fd-watch-worker.ts", import.meta.url).href;
+  return workerUrl(import.meta.url, "ffi/fd-watch-worker.ts", "fd-watch-worker");
 }
 
 interface Waiter {

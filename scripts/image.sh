@@ -61,8 +61,14 @@ build_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)$(git diff -
 
 # Stage what mkosi adds on top of the packages: the baseline Bun, the bundle, and the image manifest.
 rm -rf "$STAGE" && mkdir -p "$STAGE/usr/lib/fulcrum"
-"$BUN" build src/main.ts --target=bun --minify-syntax --minify-whitespace \
-  --define "FULCRUM_BUILD_ID=\"$build_id\"" --outfile "$STAGE/usr/lib/fulcrum/fulcrum.js" >/dev/null
+# The app and each Worker as its own bundle (ffi/worker-url.ts finds them next to fulcrum.js).
+bundle() {
+  "$BUN" build "$1" --target=bun --minify-syntax --minify-whitespace \
+    --define "FULCRUM_BUILD_ID=\"$build_id\"" --outdir "$STAGE/usr/lib/fulcrum" --entry-naming "$2.[ext]" >/dev/null
+}
+bundle src/main.ts fulcrum
+bundle src/vrrp/worker.ts vrrp-worker
+bundle ffi/fd-watch-worker.ts fd-watch-worker
 cp "$BASELINE_BUN" "$STAGE/usr/lib/fulcrum/bun"
 debug_shell=null
 [ "$profile" = lab ] && debug_shell='"/dev/hvc0"'

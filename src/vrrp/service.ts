@@ -1,6 +1,7 @@
 // Main-thread side of VRRP: starts the Worker, forwards tracking and operator inputs to it, and turns its
 // reports into events for the rest of fulcrum (IPVS sync-daemon role, console, metrics) and notify hooks.
 import { close as closeFd, eventfd, eventfdSignal } from "../../ffi/libc.ts";
+import { workerUrl } from "../../ffi/worker-url.ts";
 import { Notifier, type NotifyConfig, type NotifyOutcome } from "./notify.ts";
 import type { WorkerCommand, WorkerReport, WorkerStats } from "./protocol.ts";
 import { checkSpecs } from "./spec.ts";
@@ -59,7 +60,7 @@ export async function startVrrp(
   for (const g of groups) for (const m of g.instances) groupOf.set(m, g.name);
   const notifier = new Notifier(deps.notify ?? {}, groupOf, deps.onNotify);
   const wakeFd = eventfd();
-  const worker = new Worker(new URL("./worker.ts", import.meta.url).href);
+  const worker = new Worker(workerUrl(import.meta.url, "src/vrrp/worker.ts", "vrrp-worker"));
   let latest: WorkerStats | null = null;
   const statsWaiters: Array<(s: WorkerStats) => void> = [];
   let settleReady: ((e: Error | null) => void) | null = null;
