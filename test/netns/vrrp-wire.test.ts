@@ -101,4 +101,49 @@ describe.skipIf(!isRoot)("vrrp on the wire (netns)", () => {
       r1.kill("SIGKILL");
     }
   }, 90_000);
+
+  test("interface tracking: a weighted link lowers the priority; the instance's own link means FAULT", async () => {
+    // A veth pair stands in for a second NIC (the dummy driver may be missing).
+    lab.exec("r3", ["ip", "link", "add", "dum0", "type", "veth", "peer", "name", "dum1"]);
+    lab.exec("r3", ["ip", "link", "set", "dum1", "up"]);
+    lab.exec("r3", ["ip", "link", "set", "dum0", "up"]);
+    const r3 = lab.startFulcrum("r3", {
+      instances: [
+        {
+          name: "t",
+          interface: "eth0",
+          virtual_router_id: 53,
+          priority: 100,
+          advert_int: 0.1,
+          track_interface: [{ name: "dum0", weight: -50 }],
+          virtual_ipaddress: ["10.85.0.210/24"],
+        },
+      ],
+    });
+    const priority = async () => {
+      r3.send({ stats: true });
+      const n = r3.events.length;
+      const e = await waitFor("stats", () => r3.events.slice(n).find((x) => x.event === "vrrp.stats"), 3000);
+      return (e["stats"] as { instances: Array<{ priority: number }> }).instances[0]!.priority;
+    };
+    try {
+      await waitFor("r3 master", () => r3.role("t") === "master", 5000);
+      expect(await priority()).toBe(100);
+      lab.exec("r3", ["ip", "link", "set", "dum1", "down"]); // dum0 loses carrier
+      const deadline = Date.now() + 3000;
+      let p = await priority();
+      while (p !== 50 && Date.now() < deadline) p = await priority();
+      expect(p).toBe(50);
+      // The instance's own interface is tracked with weight 0, as in keepalived.
+      lab.exec("r3", ["ip", "link", "set", "eth0", "down"]);
+      await waitFor("r3 fault", () => r3.role("t") === "fault", 3000);
+      expect(r3.lastTransition("fault", "t")!.reason).toContain("if:eth0 down");
+      expect(lab.hasAddress("r3", "10.85.0.210")).toBe(false);
+      lab.exec("r3", ["ip", "link", "set", "eth0", "up"]);
+      await waitFor("r3 master again", () => r3.role("t") === "master", 5000);
+    } finally {
+      r3.kill("SIGKILL");
+      lab.exec("r3", ["ip", "link", "set", "eth0", "up"], { allowFail: true });
+    }
+  }, 30_000);
 });
