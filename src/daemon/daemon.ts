@@ -77,6 +77,9 @@ export class Daemon {
     const { config } = this;
     try {
       this.nl = Rtnetlink.open();
+      // Loopback first: nothing local (IPVS real-server checks, the API on 127.0.0.1) works without it,
+      // and a box booted straight into fulcrum has no one else to bring it up.
+      await this.nl.setLinkUp("lo", true);
       const report = await applyInterfaces(this.nl, config.interfaces, this.ctx.log);
       this.emit(
         report.ok ? "interfaces.applied" : "interfaces.problems",
