@@ -16,7 +16,14 @@ import {
 } from "../netlink/ipaddr.ts";
 import type { Rtnetlink } from "../netlink/rtnetlink.ts";
 import type { Address, Link, Route } from "../netlink/rtnl-codec.ts";
-import { applyIpv4Conf, getIpv4Conf, type Ipv4ConfKey, procSysctl, type SysctlIo } from "./sysctl.ts";
+import {
+  applyIpv4Conf,
+  getIpv4Conf,
+  type Ipv4ConfKey,
+  procSysctl,
+  type SysctlIo,
+  setIpv4Conf,
+} from "./sysctl.ts";
 
 export type InterfaceChange =
   | {
@@ -119,7 +126,7 @@ export async function applyInterfaces(
         for (const c of applyIpv4Conf(spec.name, spec.sysctl, options.sysctl ?? procSysctl)) {
           change({ kind: "sysctl", name: spec.name, path: c.path, before: c.before, after: c.after });
         }
-        warnIfOverriddenByAll(spec, options.sysctl ?? procSysctl, differ);
+        reconcileWithAll(spec, options.sysctl ?? procSysctl, change, differ);
       }
       step = "addresses";
       await ensureAddresses(nl, spec, link, change, differ, problems);
@@ -348,27 +355,35 @@ async function ensureRoutes(
 
 /**
  * The kernel combines some per-interface values with net.ipv4.conf.all: arp_ignore, arp_announce and
- * rp_filter take the maximum; send_redirects and arp_filter are on if either is. Report when "all"
- * makes the configured value ineffective.
+ * rp_filter take the maximum; send_redirects and arp_filter are on if either is. For the "or" keys an
+ * interface configured off needs "all" off too (interfaces not configured keep their own value 1, so they
+ * are unaffected); this matters for NAT directors, whose ICMP redirects would send real servers' replies
+ * around the director. For the "max" keys, report when "all" makes the configured value ineffective.
  */
-function warnIfOverriddenByAll(
+function reconcileWithAll(
   spec: InterfaceConfig,
   io: SysctlIo,
+  change: (c: InterfaceChange) => void,
   differ: (name: string, what: string) => void,
 ): void {
   const s = spec.sysctl;
   if (!s) return;
-  const check = (key: Ipv4ConfKey, want: number | undefined, combine: "max" | "or") => {
+  const max = (key: Ipv4ConfKey, want: number | undefined) => {
     if (want === undefined) return;
     const all = getIpv4Conf("all", key, io);
-    const effective = combine === "max" ? Math.max(all, want) : all || want ? 1 : 0;
-    if (effective !== want) differ(spec.name, `${key}=${want} is overridden by conf.all.${key}=${all}`);
+    if (Math.max(all, want) !== want)
+      differ(spec.name, `${key}=${want} is overridden by conf.all.${key}=${all}`);
   };
-  check("arp_ignore", s.arp_ignore, "max");
-  check("arp_announce", s.arp_announce, "max");
-  check("rp_filter", s.rp_filter, "max");
-  check("arp_filter", s.arp_filter === undefined ? undefined : s.arp_filter ? 1 : 0, "or");
-  check("send_redirects", s.send_redirects === undefined ? undefined : s.send_redirects ? 1 : 0, "or");
+  const or = (key: Ipv4ConfKey, want: boolean | undefined) => {
+    if (want !== false) return;
+    const c = setIpv4Conf("all", key, 0, io);
+    if (c) change({ kind: "sysctl", name: "all", path: c.path, before: c.before, after: c.after });
+  };
+  max("arp_ignore", s.arp_ignore);
+  max("arp_announce", s.arp_announce);
+  max("rp_filter", s.rp_filter);
+  or("arp_filter", s.arp_filter);
+  or("send_redirects", s.send_redirects);
 }
 
 function describeChange(c: InterfaceChange): string {

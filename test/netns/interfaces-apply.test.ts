@@ -149,9 +149,16 @@ describe.skipIf(!isRoot())("applyInterfaces", () => {
     ]).toEqual(["1", "2", "1"]);
     expect([sys("fnleth0", "rp_filter"), sys("fnleth0", "send_redirects")]).toEqual(["2", "0"]);
     expect([sys("fnlmv0", "arp_ignore"), sys("fnlmv0", "arp_announce")]).toEqual(["1", "2"]);
-    // conf.all.send_redirects=1 keeps redirects on regardless: reported, not silently accepted.
-    expect(report.differences).toContainEqual(
-      expect.objectContaining({ name: "fnleth0", what: expect.stringContaining("send_redirects") }),
+    // The kernel ORs conf.all.send_redirects into every interface: an interface configured off lowers
+    // "all" as well (so the director sends no redirects there), while other links keep their own 1.
+    expect(sys("all", "send_redirects")).toBe("0");
+    expect(sys("lo", "send_redirects")).toBe("1");
+    expect(report.changes).toContainEqual(
+      expect.objectContaining({
+        kind: "sysctl",
+        name: "all",
+        path: expect.stringContaining("all/send_redirects"),
+      }),
     );
   });
 

@@ -1,0 +1,294 @@
+// IPVS in a booted lab guest: fulcrum (PID 1) programs every method, scheduler and option from
+// test/guest/fixtures/ipvs-a.toml, and ipvsadm, a reader we did not write, must show exactly what the
+// config says. Then traffic from the client namespace through the director to real servers in their
+// namespaces, for DR, NAT and TUN, and a live drain through the management API.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
+import { Lab } from "../../qemu/lab.ts";
+import type { RealServerSpec } from "../../qemu/topology.ts";
+import { loadConfigFile } from "../../src/config/load.ts";
+import type { Config, ServiceConfig } from "../../src/config/types.ts";
+import { GUEST_SETUP_TIMEOUT_MS, guestTestsEnabled, labImage } from "../helpers/qemu.ts";
+
+const PREFIX = "flab-ipvs-";
+const CONFIG = join(import.meta.dir, "fixtures/ipvs-a.toml");
+const TOKEN = "lab-admin-token-0123456789";
+const BUN = join(import.meta.dir, "../../node_modules/.bin/bun");
+const TEST_TIMEOUT_MS = 180_000;
+
+const REAL_SERVERS: RealServerSpec[] = [
+  ...[1, 2, 3].map((n) => ({
+    name: `rs${n}`,
+    address: `10.0.1.1${n}/24`,
+    method: "dr" as const,
+    vip: "10.0.1.100",
+  })),
+  ...[1, 2].map((n) => ({
+    name: `rsn${n}`,
+    address: `10.0.2.2${n}/24`,
+    method: "nat" as const,
+    vip: "10.0.1.101",
+    gateway: "10.0.2.1",
+    port: 8080,
+  })),
+];
+// The TUN real server runs in a second guest: the host kernel here has no ipip module for a namespace.
+const TUN_RS_SETUP = [
+  "modprobe ipip",
+  "ip link set tunl0 up",
+  "ip addr add 10.0.1.102/32 dev tunl0",
+  "for d in all tunl0 eth0; do sysctl -qw net.ipv4.conf.$d.rp_filter=0; done",
+  "mkdir -p /tmp/www && echo rst1 > /tmp/www/index.html",
+  "busybox httpd -p 80 -h /tmp/www",
+].join(" && ");
+
+/** ipvsadm -Ln output as blocks: a service line and its real-server lines, whitespace folded. */
+function parseIpvsadm(text: string): Map<string, string[]> {
+  const blocks = new Map<string, string[]>();
+  let current: string[] | null = null;
+  for (const raw of text.split("\n")) {
+    const line = raw.trim().replace(/\s+/g, " ");
+    if (/^(TCP|UDP|SCTP|FWM) /.test(line)) {
+      current = [];
+      blocks.set(line, current);
+    } else if (line.startsWith("-> ") && current && !line.startsWith("-> RemoteAddress")) {
+      current.push(line.slice(3));
+    }
+  }
+  for (const dests of blocks.values()) dests.sort();
+  return blocks;
+}
+
+const bracket = (a: string) => (a.includes(":") ? `[${a}]` : a);
+
+/** The service line ipvsadm prints for a configured service. */
+function serviceLine(s: ServiceConfig): string {
+  let line =
+    s.fwmark !== undefined
+      ? `FWM ${s.fwmark} ${s.scheduler}`
+      : `${s.protocol?.toUpperCase()} ${bracket(s.vip ?? "")}:${s.port} ${s.scheduler}`;
+  if (s.persistence_timeout !== undefined) {
+    line += ` persistent ${s.persistence_timeout}`;
+    const prefix = s.persistence_prefix;
+    if (s.family === "inet" && prefix !== undefined && prefix !== 32) {
+      const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+      line += ` mask ${[24, 16, 8, 0].map((b) => (mask >>> b) & 255).join(".")}`;
+    }
+    if (s.family === "inet6" && prefix !== undefined && prefix !== 128) line += ` mask ${prefix}`;
+    if (s.persistence_engine !== undefined) line += ` pe ${s.persistence_engine}`;
+  }
+  if (s.ops) line += " ops";
+  const flags = [
+    ...(s.scheduler === "sh" ? [s.sh_fallback && "sh-fallback", s.sh_port && "sh-port"] : []),
+    ...(s.scheduler === "mh" ? [s.mh_fallback && "mh-fallback", s.mh_port && "mh-port"] : []),
+  ].filter(Boolean);
+  if (flags.length > 0) line += ` (${flags.join(",")})`;
+  return line;
+}
+
+const FORWARD = { nat: "Masq", dr: "Route", tun: "Tunnel" } as const;
+/** ipvsadm's short form of the tunnel checksum flags. */
+const CSUM_FLAG = { nocsum: "-c", csum: "+c", remcsum: "+r" } as const;
+
+/** Real-server lines of `ipvsadm -Ln --tun-info`: address, forward, tunnel info, weight, conns. */
+function tunInfoLines(s: ServiceConfig): string[] {
+  return s.real
+    .map((r) => {
+      let tunnel = "n/a";
+      if (r.method === "tun") {
+        tunnel = s.tun_type;
+        if (s.tun_type === "gue") tunnel += `:${s.tun_port}`;
+        if (s.tun_type !== "ipip") tunnel += `:${CSUM_FLAG[s.tun_checksum ?? "nocsum"]}`;
+      }
+      return `${bracket(r.address)}:${r.port} ${FORWARD[r.method]} ${tunnel} ${r.weight} 0 0`;
+    })
+    .sort();
+}
+
+async function curlSpread(lab: Lab, vip: string, count: number): Promise<Map<string, number>> {
+  const net = lab.network;
+  const script = `for i in $(seq ${count}); do curl -s -m 3 http://${vip}/ || echo FAIL; done`;
+  const r = await net.exec(net.clientNs, ["sh", "-c", script], 120_000);
+  const counts = new Map<string, number>();
+  for (const line of r.stdout.split("\n").filter((l) => l !== ""))
+    counts.set(line, (counts.get(line) ?? 0) + 1);
+  return counts;
+}
+
+describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => {
+  let lab: Lab | undefined;
+  let config: Config;
+  const shell = () => lab!.guest("a").shell;
+
+  beforeAll(async () => {
+    const loaded = await loadConfigFile(CONFIG);
+    if (!loaded.ok) throw new Error(`fixture config does not load: ${JSON.stringify(loaded.errors)}`);
+    config = loaded.config;
+    const image = await labImage();
+    lab = await Lab.start({
+      prefix: PREFIX,
+      image,
+      boot: "direct",
+      guests: [
+        { id: "a", config: CONFIG, front: "10.0.1.2/24", mgmt: "10.0.9.11/24" },
+        {
+          id: "t",
+          config: join(import.meta.dir, "fixtures/tun-rs.toml"),
+          front: "10.0.1.31/24",
+          mgmt: "10.0.9.31/24",
+        },
+      ],
+      realServers: REAL_SERVERS,
+      client: { address: "10.0.1.50/24" },
+      log: (l) => process.stderr.write(`  ${l}\n`),
+    });
+    await lab.guest("t").shell.check(TUN_RS_SETUP);
+    await lab.guest("a").serial.waitFor(/"event":"ipvs\.applied"/, 60_000);
+  }, GUEST_SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await lab?.stop();
+  });
+
+  test(
+    "ipvsadm -Ln shows every configured service with its scheduler and flags, and nothing failed",
+    async () => {
+      const events = lab!.guest("a").serial.events();
+      expect(events.filter((e) => e["event"] === "ipvs.change_failed").map((e) => e["reason"])).toEqual([]);
+      const shown = parseIpvsadm(await shell().check("ipvsadm -Ln"));
+      expect([...shown.keys()].sort()).toEqual(config.services.map(serviceLine).sort());
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "real servers: forwarding method, tunnel type/port/checksum and weight (ipvsadm --tun-info)",
+    async () => {
+      const shown = parseIpvsadm(await shell().check("ipvsadm -Ln --tun-info"));
+      for (const s of config.services)
+        expect({ [s.name]: shown.get(serviceLine(s)) }).toEqual({ [s.name]: tunInfoLines(s) });
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "thresholds, timeouts and the sync daemon",
+    async () => {
+      const shown = parseIpvsadm(await shell().check("ipvsadm -Ln --thresholds"));
+      const wrr = config.services.find((s) => s.name === "s-wrr")!;
+      expect(shown.get(serviceLine(wrr))).toEqual(["10.0.1.201:1001 100 10 0 0", "10.0.1.202:1001 0 0 0 0"]);
+      const ovf = config.services.find((s) => s.name === "s-ovf")!;
+      expect(shown.get(serviceLine(ovf))).toEqual(["10.0.1.211:1011 50 0 0 0"]);
+      expect((await shell().check("ipvsadm -Ln --timeout")).trim()).toBe(
+        "Timeout (tcp tcpfin udp): 600 60 120",
+      );
+      expect((await shell().check("ipvsadm -Ln --daemon")).trim()).toBe(
+        "master sync daemon (mcast=eth1, syncid=9, maxlen=1400, group=224.0.0.81, port=8850, ttl=2)",
+      );
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  for (const [name, vip, servers] of [
+    ["DR", "10.0.1.100", ["rs1", "rs2", "rs3"]],
+    ["NAT", "10.0.1.101", ["rsn1", "rsn2"]],
+    ["TUN", "10.0.1.102", ["rst1"]],
+  ] as const) {
+    test(
+      `${name}: the client's requests to ${vip} reach every real server, spread by rr`,
+      async () => {
+        const count = 60 * servers.length;
+        const spread = await curlSpread(lab!, vip, count);
+        expect(spread.get("FAIL")).toBeUndefined();
+        expect([...spread.keys()].sort()).toEqual([...servers].sort());
+        for (const n of spread.values()) expect(n).toBe(60);
+      },
+      TEST_TIMEOUT_MS,
+    );
+  }
+
+  test(
+    "ipvsadm --stats counts the connections the client made",
+    async () => {
+      const shown = parseIpvsadm(await shell().check("ipvsadm -Ln --stats"));
+      const line = [...shown.keys()].find((k) => k.startsWith("TCP 10.0.1.100:80 "));
+      expect(line).toBeDefined();
+      const conns = Number(line!.split(" ")[2]);
+      expect(conns).toBeGreaterThanOrEqual(180);
+      for (const d of shown.get(line!) ?? []) expect(Number(d.split(" ")[1])).toBeGreaterThanOrEqual(60);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "live drain: no new connections, the open one keeps working, then the real server leaves; nothing else changes",
+    async () => {
+      const net = lab!.network;
+      const others = (await shell().check("ipvsadm -Ln"))
+        .split("\n")
+        .filter((l) => !/10\.0\.1\.(100|1[123]):80/.test(l));
+      // One keep-alive connection through the VIP; it tells us which real server it landed on.
+      const keeper = Bun.spawn(
+        [
+          "ip",
+          "netns",
+          "exec",
+          net.clientNs,
+          BUN,
+          join(import.meta.dir, "fixtures/keepalive-client.ts"),
+          "10.0.1.100",
+          "80",
+        ],
+        { stdin: "pipe", stdout: "pipe", stderr: "inherit" },
+      );
+      try {
+        const reader = keeper.stdout.getReader();
+        const first = new TextDecoder().decode((await reader.read()).value).trim();
+        expect(first).toMatch(/^rs[123]$/);
+        const held = REAL_SERVERS.find((r) => r.name === first)!;
+        const real = `${held.address.split("/")[0]}:80`;
+        const drain = await shell().check(
+          `curl -s -H 'Authorization: Bearer ${TOKEN}' -d '{"kind":"drain","service":"web-dr","real":"${real}"}' http://127.0.0.1:8080/api/v1/actions`,
+        );
+        expect(JSON.parse(drain)).toMatchObject({ ok: true });
+        // Weight 0 in the kernel, the connection still counted on it.
+        const deadline = performance.now() + 10_000;
+        let weight = "";
+        while (performance.now() < deadline) {
+          const row = (await shell().check("ipvsadm -Ln -t 10.0.1.100:80"))
+            .split("\n")
+            .find((l) => l.includes(real));
+          weight = row?.trim().split(/\s+/)[3] ?? ""; // -> ADDR:PORT Forward Weight ...
+          if (weight === "0") break;
+          await Bun.sleep(200);
+        }
+        expect(weight).toBe("0");
+        const spread = await curlSpread(lab!, "10.0.1.100", 40);
+        expect(spread.get(first)).toBeUndefined();
+        expect(spread.get("FAIL")).toBeUndefined();
+        // The open connection still reaches the drained server.
+        keeper.stdin.write("again\n");
+        keeper.stdin.flush();
+        const second = new TextDecoder().decode((await reader.read()).value).trim();
+        expect(second).toBe(first);
+        keeper.stdin.end();
+        await keeper.exited;
+        // Removed once its connections are gone or drain_timeout (20 s) passed.
+        const gone = performance.now() + 40_000;
+        let present = true;
+        while (performance.now() < gone && present) {
+          present = (await shell().check("ipvsadm -Ln -t 10.0.1.100:80")).includes(real);
+          if (present) await Bun.sleep(500);
+        }
+        expect(present).toBe(false);
+        const after = (await shell().check("ipvsadm -Ln"))
+          .split("\n")
+          .filter((l) => !/10\.0\.1\.(100|1[123]):80/.test(l));
+        expect(after).toEqual(others);
+      } finally {
+        keeper.kill();
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
