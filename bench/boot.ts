@@ -1,0 +1,149 @@
+// Image and boot benchmark. Prints: image build time (warm caches), image and root sizes, and the time
+// from QEMU start to "fulcrum ready" under TCG on the direct path and the full UEFI path, for fulcrum's
+// image and for the incumbent: a stock systemd image of the same packages (bench/boot-stock) that
+// starts the same app as a service. Root only (mkosi, QEMU). Goal: direct path ready within 10 s.
+//   bun bench/boot.ts [--runs N] [--no-stock]
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import {
+  findImage,
+  type ImageArtifacts,
+  type ImageManifest,
+  REPO_ROOT,
+  readPeSection,
+} from "../qemu/artifacts.ts";
+import { Guest } from "../qemu/guest.ts";
+
+const argv = process.argv.slice(2);
+const runs = Number(argv[argv.indexOf("--runs") + 1] ?? "") || 3;
+const withStock = !argv.includes("--no-stock");
+const READY_TIMEOUT_MS = 300_000;
+const STOCK_OUT = join(REPO_ROOT, "out", "bench", "stock");
+
+async function sh(cmd: string[], cwd = REPO_ROOT): Promise<{ code: number; ms: number; out: string }> {
+  const t0 = performance.now();
+  const p = Bun.spawn(cmd, { cwd, stdout: "pipe", stderr: "pipe" });
+  const [out, err] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
+  const code = await p.exited;
+  return { code, ms: performance.now() - t0, out: out + err };
+}
+
+const mib = (n: number): string => `${(n / 1048576).toFixed(1)} MiB`;
+const sec = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+async function bootTimes(image: ImageArtifacts, boot: "direct" | "uefi", label: string): Promise<number[]> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const guest = await Guest.start({
+      name: `flab-bench-${label}`,
+      image,
+      boot,
+      workDir: `/run/flab-bench/${label}`,
+      memMiB: 1024,
+    });
+    try {
+      times.push(await guest.waitReady(READY_TIMEOUT_MS));
+    } finally {
+      await guest.kill();
+      guest.cleanup();
+    }
+  }
+  console.log(`  ${label.padEnd(22)} ${times.map(sec).join(", ")}  (median ${sec(median(times))})`);
+  return times;
+}
+
+/** The stock image's artifacts, shaped like ours so the same harness boots it. */
+function stockArtifacts(): ImageArtifacts {
+  const files = readdirSync(STOCK_OUT);
+  const pick = (suffix: string): string => {
+    const f = files.find((n) => n.endsWith(suffix));
+    if (f === undefined) throw new Error(`stock image: no *${suffix} in ${STOCK_OUT}`);
+    return join(STOCK_OUT, f);
+  };
+  const uki = pick(".efi");
+  const cmdline = new TextDecoder()
+    .decode(readPeSection(new Uint8Array(readFileSync(uki)), ".cmdline"))
+    .replace(/\0+$/, "")
+    .trim();
+  const disk = files.find((n) => n.endsWith(".raw") && !n.includes(".root") && !n.includes(".esp"));
+  if (disk === undefined) throw new Error("stock image: no disk image");
+  return {
+    manifest: { cmdline } as ImageManifest,
+    dir: STOCK_OUT,
+    disk: join(STOCK_OUT, disk),
+    kernel: pick(".vmlinuz"),
+    initrd: pick(".initrd"),
+    uki,
+  };
+}
+
+console.log(
+  `fulcrum boot benchmark (TCG, ${runs} run(s) each; host load ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")})`,
+);
+
+// 1. Image build with warm caches (mkosi package and incremental caches; the finished-image cache is bypassed).
+const warmup = await sh(["bash", "scripts/image.sh", "--profile", "production"]);
+if (warmup.code !== 0) throw new Error(`image build failed:\n${warmup.out}`);
+const build = await sh(["bash", "scripts/image.sh", "--profile", "production", "--force"]);
+if (build.code !== 0) throw new Error(`image build failed:\n${build.out}`);
+const image = findImage("production");
+if (image === undefined) throw new Error("no production image after the build");
+const m = image.manifest;
+console.log("\nimage (production profile)");
+console.log(
+  `  build, warm caches      ${sec(build.ms)} (bundle ${sec(m.buildMs.bundle)}, mkosi ${sec(m.buildMs.mkosi)})`,
+);
+console.log(
+  `  disk image              ${mib(m.sizes["disk"]?.bytes ?? 0)} raw, ${mib(m.sizes["disk"]?.allocated ?? 0)} allocated`,
+);
+console.log(
+  `  root (erofs, one slot)  ${mib(m.sizes["root"]?.allocated ?? 0)} used of ${mib(m.sizes["root"]?.bytes ?? 0)}`,
+);
+console.log(
+  `  UKI                     ${mib(m.sizes["uki"]?.bytes ?? 0)} (kernel ${mib(m.sizes["kernel"]?.bytes ?? 0)}, initrd ${mib(m.sizes["initrd"]?.bytes ?? 0)})`,
+);
+console.log(
+  `  Bun baseline + bundle   ${mib(m.sizes["bun"]?.bytes ?? 0)} + ${mib(m.sizes["fulcrum.js"]?.bytes ?? 0)}`,
+);
+
+console.log(
+  '\nQEMU start -> "fulcrum ready" (first boot: includes creating and formatting the data partition)',
+);
+const direct = await bootTimes(image, "direct", "fulcrum direct");
+const uefi = await bootTimes(image, "uefi", "fulcrum UEFI");
+
+let stockDirect: number[] = [];
+let stockUefi: number[] = [];
+if (withStock) {
+  const t = await sh([
+    "mkosi",
+    "-C",
+    "bench/boot-stock",
+    "--force",
+    `--output-dir=${STOCK_OUT}`,
+    "--cache-dir=/var/cache/fulcrum/mkosi/stock",
+    "--package-cache-dir=/var/cache/fulcrum/mkosi-packages",
+    `--extra-tree=${join(REPO_ROOT, "out", "build", "production")}`,
+    "build",
+  ]);
+  if (t.code !== 0 || !existsSync(STOCK_OUT))
+    throw new Error(`stock image build failed:\n${t.out.slice(-3000)}`);
+  const stock = stockArtifacts();
+  console.log(`\nincumbent: stock systemd image of the same packages (built in ${sec(t.ms)})`);
+  console.log(`  disk image              ${mib(Bun.file(stock.disk).size)} raw`);
+  stockDirect = await bootTimes(stock, "direct", "stock systemd direct");
+  stockUefi = await bootTimes(stock, "uefi", "stock systemd UEFI");
+}
+
+console.log("\nsummary (median)");
+const goal = median(direct) <= 10_000 ? "meets" : "MISSES";
+console.log(
+  `  direct: fulcrum ${sec(median(direct))} (${goal} the 10 s goal)${withStock ? `, stock systemd ${sec(median(stockDirect))}, ${(median(stockDirect) / median(direct)).toFixed(1)}x` : ""}`,
+);
+console.log(
+  `  UEFI:   fulcrum ${sec(median(uefi))}${withStock ? `, stock systemd ${sec(median(stockUefi))}, ${(median(stockUefi) / median(uefi)).toFixed(1)}x` : ""}`,
+);
