@@ -88,7 +88,7 @@ function serviceLine(s: ServiceConfig): string {
 
 const FORWARD = { nat: "Masq", dr: "Route", tun: "Tunnel" } as const;
 /** ipvsadm's short form of the tunnel checksum flags. */
-const CSUM_FLAG = { nocsum: "-c", csum: "+c", remcsum: "+r" } as const;
+const CSUM_FLAG = { nocsum: "-c", csum: "+c", remcsum: "r+c" } as const;
 
 /** Real-server lines of `ipvsadm -Ln --tun-info`: address, forward, tunnel info, weight, conns. */
 function tunInfoLines(s: ServiceConfig): string[] {
