@@ -4,7 +4,7 @@
 // everything (guests, namespaces, taps) is torn down on the way out, whatever happened.
 //   bun run lab [-- --uefi] [--no-attach]
 import { ensureImage } from "./artifacts.ts";
-import { drLabOptions, Lab, leftovers, VIP } from "./lab.ts";
+import { drLabOptions, Lab, leftovers, sweepLab, VIP } from "./lab.ts";
 
 const PREFIX = "flab-lab-";
 const args = new Set(process.argv.slice(2));
@@ -90,6 +90,7 @@ async function main(): Promise<number> {
   let lab: Lab | undefined;
   const teardown = async () => {
     await lab?.stop();
+    await sweepLab(PREFIX); // also covers an interrupted start, before `lab` was assigned
     const left = await leftovers(PREFIX);
     say(
       left.netns.length === 0 && left.qemu.length === 0

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import type { ImageArtifacts } from "./artifacts.ts";
 import { REPO_ROOT } from "./artifacts.ts";
 import { Guest, macFor, qemuPidsNamed } from "./guest.ts";
-import { LabNetwork, type LabSpec, listNetns, type RealServerSpec } from "./topology.ts";
+import { LabNetwork, type LabSpec, listNetns, type RealServerSpec, removeNamespaces } from "./topology.ts";
 
 export interface LabGuestSpec {
   readonly id: string; // "a"
@@ -166,4 +166,20 @@ export async function leftovers(prefix: string): Promise<{ netns: string[]; qemu
     if ((netns.length === 0 && qemu.length === 0) || performance.now() > deadline) return { netns, qemu };
     await Bun.sleep(100);
   }
+}
+
+/**
+ * Last-resort cleanup for a prefix, for when a Lab object never finished starting (interrupted, or a
+ * hook timed out): kills QEMU processes named with the prefix and removes its namespaces and work dir.
+ */
+export async function sweepLab(prefix: string): Promise<void> {
+  for (const pid of qemuPidsNamed(prefix)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  await removeNamespaces(prefix);
+  rmSync(join("/run", `${prefix}work`), { recursive: true, force: true });
 }

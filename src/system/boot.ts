@@ -1,7 +1,8 @@
 // Which slot and release this boot came from: the root mount, its GPT label (fulcrum_<version>), and
 // on UEFI boots what systemd-boot told us in its EFI variables (the entry and its try counter).
-import { existsSync, readFileSync } from "node:fs";
-import { basename } from "node:path";
+import { existsSync, readFileSync, renameSync } from "node:fs";
+import { basename, join } from "node:path";
+import { MS, mount, sync, umount } from "../../ffi/system.ts";
 import { diskOfPartition, listPartitions, parseUevent } from "./datapart.ts";
 import { findMount, isReadOnly, readMountInfo } from "./mounts.ts";
 
@@ -80,4 +81,55 @@ export function readBootInfo(): BootInfo {
     uefi,
     loaderEntry: countPath !== undefined ? basename(countPath.replaceAll("\\", "/")) : selected,
   };
+}
+
+/** "fulcrum_1.2+2-1.efi" -> "fulcrum_1.2.efi"; undefined when the name carries no try counter. Pure. */
+export function blessedName(entry: string): string | undefined {
+  const m = entry.match(/^(.+)\+\d+(-\d+)?\.efi$/i);
+  return m?.[1] === undefined ? undefined : `${m[1]}.efi`;
+}
+
+export const ESP_MOUNT_POINT = "/efi";
+
+export type BlessResult =
+  | { readonly blessed: true; readonly from: string; readonly to: string }
+  | { readonly blessed: false; readonly reason: string };
+
+/**
+ * Marks the running UKI good: systemd-boot stops counting its tries once the counter is gone from
+ * its file name. Call it when the box has proven healthy (the updater's bless_after). Never throws.
+ */
+export function blessBoot(info: BootInfo = readBootInfo()): BlessResult {
+  if (!info.uefi || info.loaderEntry === undefined)
+    return { blessed: false, reason: "not booted by systemd-boot" };
+  const to = blessedName(info.loaderEntry);
+  if (to === undefined) return { blessed: false, reason: `${info.loaderEntry} is not being counted` };
+  const disk = info.rootDevice === undefined ? undefined : diskOfPartition(info.rootDevice);
+  const esp = disk === undefined ? undefined : listPartitions(disk).find((p) => p.label === "ESP");
+  if (esp === undefined) return { blessed: false, reason: "no ESP partition on the boot disk" };
+  try {
+    mount({
+      source: `/dev/${esp.name}`,
+      target: ESP_MOUNT_POINT,
+      fstype: "vfat",
+      flags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
+      data: "",
+    });
+  } catch (err) {
+    return { blessed: false, reason: `cannot mount the ESP: ${String(err)}` };
+  }
+  try {
+    const dir = join(ESP_MOUNT_POINT, "EFI", "Linux");
+    renameSync(join(dir, info.loaderEntry), join(dir, to));
+    sync();
+    return { blessed: true, from: info.loaderEntry, to };
+  } catch (err) {
+    return { blessed: false, reason: `rename failed: ${String(err)}` };
+  } finally {
+    try {
+      umount(ESP_MOUNT_POINT);
+    } catch {
+      // left mounted read-write: harmless, and the next bless mounts over it
+    }
+  }
 }

@@ -1,7 +1,7 @@
 // The lab: two appliance guests on a bridge in a namespace, three DR real servers and a client in
 // their own namespaces. Everyone reaches everyone over the bridge; teardown leaves nothing behind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { drLabOptions, Lab, leftovers, VIP } from "../../qemu/lab.ts";
+import { drLabOptions, Lab, leftovers, sweepLab, VIP } from "../../qemu/lab.ts";
 import { listNetns } from "../../qemu/topology.ts";
 import {
   GUEST_SETUP_TIMEOUT_MS,
@@ -23,6 +23,7 @@ describe.skipIf(!guestTestsEnabled)("lab: two guests, bridge, DR real servers, c
 
   afterAll(async () => {
     await lab?.stop();
+    await sweepLab(PREFIX);
   });
 
   test(

@@ -1,6 +1,7 @@
 // The real boot chain: OVMF -> systemd-boot -> the slot's UKI (named with a tries counter) -> our
 // initramfs -> the erofs root of slot A -> fulcrum as PID 1. One guest, many checks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { join } from "node:path";
 import type { Guest } from "../../qemu/guest.ts";
 import {
   bootGuest,
@@ -8,6 +9,7 @@ import {
   guestTestsEnabled,
   labImage,
   ovmfInstalled,
+  pushScript,
   SHELL_TEST_TIMEOUT_MS,
 } from "../helpers/qemu.ts";
 
@@ -80,5 +82,31 @@ describe.skipIf(!guestTestsEnabled)("appliance boot through UEFI, systemd-boot a
       expect(await guest.shell.check("readlink /proc/1/exe")).toBe("/usr/lib/fulcrum/bun\n");
     },
     SHELL_TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "blessing the boot removes the try counter, and the next boot is no longer counted",
+    async () => {
+      const script = await pushScript(guest, join(import.meta.dir, "bless-entry.ts"), "bless");
+      const result = JSON.parse(await guest.shell.check(`/usr/lib/fulcrum/bun ${script}`));
+      expect(result).toEqual({
+        blessed: true,
+        from: `fulcrum_${version}+2-1.efi`,
+        to: `fulcrum_${version}.efi`,
+      });
+      await guest.shell.run("kill -TERM 1", 5_000).catch(() => undefined); // reboot: QEMU exits (-no-reboot)
+      const code = await Promise.race([guest.exited, Bun.sleep(60_000).then(() => -1)]);
+      expect(code).not.toBe(-1);
+      expect(guest.serial.text()).toContain("reboot requested: SIGTERM");
+      guest = (await bootGuest("uefi", { boot: "uefi", reuseDisk: true })).guest;
+      const boot = guest.serial.events().find((e) => e["event"] === "system.boot")?.["boot"] as Record<
+        string,
+        unknown
+      >;
+      expect(boot["loaderEntry"]).toBe(`fulcrum_${version}.efi`);
+      const data = guest.serial.events().find((e) => e["event"] === "system.data");
+      expect(data?.["created"]).toBe(false);
+    },
+    4 * 60_000,
   );
 });

@@ -61,3 +61,27 @@ export async function bootGuest(
 export function ovmfInstalled(): boolean {
   return existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd");
 }
+
+/**
+ * Bundles `entry` (a small TS program) on the host and copies it into the guest through the debug shell
+ * as base64 lines; returns its path in the guest. For exercising src/ functions in a booted box.
+ */
+export async function pushScript(guest: Guest, entry: string, name: string): Promise<string> {
+  const out = join(workDir("bundles"), `${name}.js`);
+  const built = await Bun.build({
+    entrypoints: [entry],
+    target: "bun",
+    outdir: workDir("bundles"),
+    naming: `${name}.js`,
+  });
+  if (!built.success) throw new Error(`bundling ${entry} failed: ${built.logs.join("\n")}`);
+  const b64 = Buffer.from(await Bun.file(out).arrayBuffer()).toString("base64");
+  const target = `/tmp/${name}.js`;
+  await guest.shell.check(`: > ${target}.b64`);
+  const CHUNK = 2048;
+  for (let i = 0; i < b64.length; i += CHUNK) {
+    await guest.shell.check(`echo '${b64.slice(i, i + CHUNK)}' >> ${target}.b64`);
+  }
+  await guest.shell.check(`base64 -d ${target}.b64 > ${target} && rm ${target}.b64`);
+  return target;
+}
