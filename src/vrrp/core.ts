@@ -345,6 +345,10 @@ export function step(state: CoreState, input: CoreInput, nowMs: number): StepRes
       admin(st, input, phase === "running");
       break;
   }
+  // An adapter that wakes late may hand us an input after a timer fell due. The input goes first (an
+  // advert that did arrive keeps the master), then whatever is still due fires: timers are never left in
+  // the past.
+  if (phase === "running" && input.kind !== "tick") tick(st);
   const next: CoreState = { phase, instances: st.instances, groups: state.groups, tracks: st.tracks };
   const wakeAtMs = checkInvariants(next, st.actions, nowMs);
   return { state: next, actions: st.actions, wakeAtMs };

@@ -8,6 +8,8 @@ export interface WorkerInit {
   readonly groups: readonly SyncGroupSpec[];
   /** eventfd the main thread signals after posting a command, so the Worker's poll() wakes at once. */
   readonly wakeFd: number;
+  /** Int32Array(1): commands the main thread has posted; the Worker yields until it has received them all. */
+  readonly posted: SharedArrayBuffer;
   /** How often interface link state is read (ms). */
   readonly linkPollMs: number;
   /** SCHED_RR priority for the Worker thread (null = leave the default scheduler). */

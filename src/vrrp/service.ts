@@ -114,8 +114,11 @@ export async function startVrrp(
     }
   };
   worker.onerror = (e) => finish(new VrrpStartError(`VRRP worker error: ${e.message}`));
+  const postedBuffer = new SharedArrayBuffer(4);
+  const posted = new Int32Array(postedBuffer);
   const post = (c: WorkerCommand) => {
     if (finished) return;
+    Atomics.add(posted, 0, 1);
     worker.postMessage(c);
     eventfdSignal(wakeFd);
   };
@@ -127,6 +130,7 @@ export async function startVrrp(
     specs,
     groups,
     wakeFd,
+    posted: postedBuffer,
     linkPollMs: deps.linkPollMs ?? 100,
     realtimePriority: deps.realtimePriority === undefined ? 10 : deps.realtimePriority,
   } satisfies WorkerCommand);

@@ -31,6 +31,9 @@ import { deleteVmacs, ensureVmacs } from "./vmac.ts";
 declare const self: Worker;
 
 const MAX_DATAGRAMS_PER_WAKE = 256;
+const MAX_QUEUED_COMMANDS = 1024;
+/** Bounded wait for posted commands per loop turn; the rest arrive on the next turn. */
+const MAX_YIELDS_FOR_COMMANDS = 50;
 const MAX_PENDING_BURSTS = 256;
 const LATENESS_WINDOW = 4096;
 const STATS_EVERY_MS = 1000;
@@ -78,6 +81,7 @@ class VrrpWorker {
     private readonly vips: VipDriver,
   ) {
     this.core = initialState(init.specs, init.groups);
+    this.posted = new Int32Array(init.posted);
     this.table = new ReceiveTable(init.specs);
     for (const s of init.specs) this.specs.set(s.name, s);
     const keys = new Set<string>();
@@ -101,8 +105,20 @@ class VrrpWorker {
     }
   }
 
+  private readonly posted: Int32Array;
+
   enqueue(c: WorkerCommand): void {
-    if (this.commands.length < 1024) this.commands.push(c);
+    if (this.commands.length < MAX_QUEUED_COMMANDS) this.commands.push(c);
+  }
+
+  /**
+   * The loop blocks in poll(), so posted messages are only delivered when it yields. The eventfd says
+   * that one was posted; the shared counter says how many, so none is left undelivered until a later wake.
+   */
+  private async receiveCommands(): Promise<void> {
+    for (let i = 0; i < MAX_YIELDS_FOR_COMMANDS && Atomics.load(this.posted, 0) > receivedCommands; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+    }
   }
 
   private feed(input: CoreInput): void {
@@ -145,7 +161,8 @@ class VrrpWorker {
       let until = Math.min(this.wakeAt, this.nextLinkPollAt, this.nextStatsAt, t + MAX_POLL_MS);
       for (const b of this.bursts) until = Math.min(until, b.nextAt);
       const timeout = Math.max(0, Math.ceil(until - t));
-      const revents = poll(wanted, this.commands.length ? 0 : timeout);
+      const pending = this.commands.length > 0 || Atomics.load(this.posted, 0) > receivedCommands;
+      const revents = poll(wanted, pending ? 0 : timeout);
       const wokeByMain = (revents[revents.length - 1] ?? 0) !== 0;
       if (wokeByMain) eventfdDrain(this.init.wakeFd);
       for (let i = 0; i < this.vrrpSockets.length; i++) if (revents[i]) this.drain(this.vrrpSockets[i]!);
@@ -162,8 +179,7 @@ class VrrpWorker {
         this.nextStatsAt = t2 + STATS_EVERY_MS;
         report({ kind: "stats", stats: this.snapshot() });
       }
-      // Let the event loop deliver posted commands (the eventfd only says that one is coming).
-      if (wokeByMain || this.commands.length) await new Promise((r) => setTimeout(r, 0));
+      await this.receiveCommands();
       while (this.commands.length) await this.command(this.commands.shift()!);
     }
   }
@@ -355,6 +371,15 @@ class VrrpWorker {
     };
   }
 
+  /** After a failure: never leave VIPs that nobody advertises any more (a backup will take over). */
+  async releaseVips(): Promise<void> {
+    for (const s of this.init.specs) {
+      for (let k = 0; k < s.virtualAddresses.length; k++) {
+        await this.vips.del(s.virtualAddressDevs[k] ?? s.interface, s.virtualAddresses[k]!).catch(() => {});
+      }
+    }
+  }
+
   close(): void {
     for (const e of this.vrrpSockets) closeSocket(e.sock.fd);
     for (const p of this.packetSockets.values()) closeSocket(p.fd);
@@ -372,10 +397,16 @@ function readMac(ifname: string): string {
 }
 
 let worker: VrrpWorker | null = null;
+/** Commands received from the main thread, kept or not (compared with its `posted` counter). */
+let receivedCommands = 0;
+const early: WorkerCommand[] = [];
 self.onmessage = (e: MessageEvent<WorkerCommand>) => {
   const c = e.data;
   if (c.kind !== "init") {
-    worker?.enqueue(c);
+    receivedCommands++;
+    // Before the Worker is built (VMACs, netlink) commands wait here, so the posted/received counts agree.
+    if (worker) worker.enqueue(c);
+    else if (early.length < 1024) early.push(c);
     return;
   }
   if (worker) return;
@@ -387,6 +418,7 @@ self.onmessage = (e: MessageEvent<WorkerCommand>) => {
       vmacs = await ensureVmacs(c.specs);
       vips = await createVipDriver();
       worker = new VrrpWorker(c, vips);
+      for (const cmd of early.splice(0)) worker.enqueue(cmd);
       await worker.run();
       report({ kind: "stats", stats: worker.snapshot() });
       worker.close();
@@ -394,14 +426,16 @@ self.onmessage = (e: MessageEvent<WorkerCommand>) => {
       await deleteVmacs(vmacs);
       report({ kind: "stopped" });
     } catch (err) {
-      report({ kind: "failed", message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
+      // Clean up first: the main thread terminates this Worker as soon as it hears "failed".
       try {
+        await worker?.releaseVips();
         worker?.close();
         await vips?.close();
         await deleteVmacs(vmacs);
       } catch {
-        // already failing; the main thread reports the first error
+        // already failing; the first error is the one to report
       }
+      report({ kind: "failed", message: err instanceof Error ? `${err.name}: ${err.message}` : String(err) });
     }
   })();
 };

@@ -47,7 +47,7 @@ describe.skipIf(!isRoot)("VRRPv3 over IPv6 (netns)", () => {
         ),
       10_000,
     );
-  });
+  }, 15_000);
   afterAll(() => {
     lab?.destroy();
   });

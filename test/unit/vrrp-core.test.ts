@@ -141,6 +141,23 @@ describe("RFC 5798 state machine", () => {
     expect(d.role()).toBe("master");
   });
 
+  test("an input that arrives after a timer fell due: the input first, then the due timer fires", () => {
+    // A late wake-up: the down timer expired at ~3609 ms but the Worker runs at 3700 with a packet in hand.
+    const follow = new Driver([spec({ priority: 100 })]);
+    follow.input({ kind: "start" }, 0);
+    follow.input({ kind: "packet", instance: "vi", advert: advert(200) }, 3700); // the master is alive
+    expect(follow.role()).toBe("backup");
+    const ignore = new Driver([spec({ priority: 150 })]);
+    ignore.input({ kind: "start" }, 0);
+    ignore.input({ kind: "packet", instance: "vi", advert: advert(100) }, 3700); // preempt: ignored, timer due
+    expect(ignore.role()).toBe("master");
+    expect(ignore.last!.wakeAtMs).toBeGreaterThan(3700);
+    const admin = new Driver([spec({ priority: 100 })]);
+    admin.input({ kind: "start" }, 0);
+    admin.input({ kind: "admin", instance: "vi", priority: 120 }, 5000);
+    expect(admin.role()).toBe("master");
+  });
+
   test("shutdown: a master sends priority 0 and removes its addresses", () => {
     const d = new Driver([spec({ priority: 255 })]);
     d.input({ kind: "start" }, 0);
