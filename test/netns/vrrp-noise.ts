@@ -39,7 +39,14 @@ for (let i = 0; i < count; i++) {
   const d = decodeAdvert(msg, 4, src, "224.0.0.18");
   if (d.ok && d.advert.priority > 50) continue;
   try {
-    if (sendVrrp(sock, msg, source, group)) sent++;
+    // The socket is nonblocking: when its send buffer is full, wait a moment and retry (bounded).
+    for (let attempt = 0; attempt < 200; attempt++) {
+      if (sendVrrp(sock, msg, source, group)) {
+        sent++;
+        break;
+      }
+      Bun.sleepSync(1);
+    }
   } catch {
     // e.g. an empty payload; keep going
   }
