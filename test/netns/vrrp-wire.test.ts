@@ -151,4 +151,44 @@ describe.skipIf(!isRoot)("vrrp on the wire (netns)", () => {
       lab.exec("r3", ["ip", "link", "set", "eth0", "up"], { allowFail: true });
     }
   }, 30_000);
+
+  test("10 ms adverts (the VRRPv3 minimum): stable for 2 s, takeover within the 36 ms down interval", async () => {
+    const spec = (priority: number) => ({
+      instances: [
+        {
+          name: "fast",
+          interface: "eth0",
+          virtual_router_id: 54,
+          priority,
+          advert_int: 0.01,
+          virtual_ipaddress: ["10.85.0.220/24"],
+        },
+      ],
+    });
+    const r1 = lab.startFulcrum("r1", spec(100));
+    const r2 = lab.startFulcrum("r2", spec(200));
+    try {
+      await waitFor("r2 master", () => r2.role("fast") === "master" && r1.role("fast") === "backup", 5000);
+      const settled = r1.events.length;
+      await Bun.sleep(2000);
+      // No spurious takeover while 200 adverts went by.
+      expect(r1.events.slice(settled).filter((e) => e.event === "vrrp.state")).toEqual([]);
+      lab.exec("r2", ["ip", "link", "set", "eth0", "down"]);
+      const killedAt = Date.now();
+      r2.kill("SIGKILL");
+      const took = await waitFor(
+        "r1 master",
+        () => {
+          const t = r1.lastTransition("master", "fast");
+          return t && t.t >= killedAt ? t : undefined;
+        },
+        2000,
+      );
+      expect(took.t - killedAt).toBeLessThan(36 + 60); // MDI 36.1 ms, plus scheduling slack
+    } finally {
+      r1.kill("SIGKILL");
+      r2.kill("SIGKILL");
+      lab.exec("r2", ["ip", "link", "set", "eth0", "up"], { allowFail: true });
+    }
+  }, 30_000);
 });
