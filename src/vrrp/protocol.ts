@@ -41,6 +41,8 @@ export interface WorkerStats {
   readonly accepted: number;
   readonly sent: number;
   readonly sendErrors: number;
+  /** recvmsg failures (e.g. ICMP errors queued on the socket after a unicast send). */
+  readonly recvErrors: number;
   readonly drops: DropCounters;
   /** How late the Worker ran a due advert, ms (last LATENESS_WINDOW adverts). */
   readonly advertLatenessMs: {

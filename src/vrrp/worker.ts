@@ -68,6 +68,7 @@ class VrrpWorker {
     accepted: 0,
     sent: 0,
     sendErrors: 0,
+    recvErrors: 0,
     vipErrors: 0,
     drops: newDropCounters(),
   };
@@ -75,6 +76,10 @@ class VrrpWorker {
   private nextLinkPollAt = 0;
   private nextStatsAt = 0;
   private readonly buf = new Uint8Array(4608);
+  private readonly posted: Int32Array;
+  private readonly pendingActions: CoreAction[] = [];
+  /** Loop turns in a row that woke for a socket but got nothing from it (an error storm guard). */
+  private emptyWakes = 0;
 
   constructor(
     private readonly init: WorkerInit,
@@ -105,8 +110,6 @@ class VrrpWorker {
     }
   }
 
-  private readonly posted: Int32Array;
-
   enqueue(c: WorkerCommand): void {
     if (this.commands.length < MAX_QUEUED_COMMANDS) this.commands.push(c);
   }
@@ -127,8 +130,6 @@ class VrrpWorker {
     this.wakeAt = res.wakeAtMs;
     this.pendingActions.push(...res.actions);
   }
-
-  private readonly pendingActions: CoreAction[] = [];
 
   async run(): Promise<void> {
     if (this.init.realtimePriority !== null) {
@@ -162,16 +163,27 @@ class VrrpWorker {
       for (const b of this.bursts) until = Math.min(until, b.nextAt);
       const timeout = Math.max(0, Math.ceil(until - t));
       const pending = this.commands.length > 0 || Atomics.load(this.posted, 0) > receivedCommands;
+      const due = this.wakeAt;
       const revents = poll(wanted, pending ? 0 : timeout);
       const wokeByMain = (revents[revents.length - 1] ?? 0) !== 0;
       if (wokeByMain) eventfdDrain(this.init.wakeFd);
-      for (let i = 0; i < this.vrrpSockets.length; i++) if (revents[i]) this.drain(this.vrrpSockets[i]!);
-      const t2 = now();
-      if (t2 >= this.wakeAt) {
-        this.lateness.push(t2 - this.wakeAt);
-        if (this.lateness.length > LATENESS_WINDOW) this.lateness.shift();
-        this.feed({ kind: "tick" });
+      let got = 0;
+      let woke = false;
+      for (let i = 0; i < this.vrrpSockets.length; i++) {
+        if (!revents[i]) continue;
+        woke = true;
+        got += this.drain(this.vrrpSockets[i]!);
       }
+      // A socket that keeps reporting readiness without data (an error condition the kernel does not
+      // clear) must not spin this real-time thread: back off 1 ms after 100 such turns in a row.
+      this.emptyWakes = woke && got === 0 ? this.emptyWakes + 1 : 0;
+      if (this.emptyWakes > 100) Bun.sleepSync(1);
+      const t2 = now();
+      if (t2 >= due) {
+        this.lateness.push(t2 - due);
+        if (this.lateness.length > LATENESS_WINDOW) this.lateness.shift();
+      }
+      if (t2 >= this.wakeAt) this.feed({ kind: "tick" });
       if (t2 >= this.nextLinkPollAt) this.pollLinks(false);
       await this.performActions();
       this.runBursts();
@@ -184,16 +196,19 @@ class VrrpWorker {
     }
   }
 
-  private drain(entry: { sock: VrrpSocket; ifname: string }): void {
+  /** Reads what the socket has (bounded per wake); returns how many datagrams came. */
+  private drain(entry: { sock: VrrpSocket; ifname: string }): number {
+    let n = 0;
     for (let i = 0; i < MAX_DATAGRAMS_PER_WAKE; i++) {
       let d: ReturnType<typeof recvVrrp>;
       try {
         d = recvVrrp(entry.sock, this.buf);
       } catch {
-        this.stats.drops.internal++;
-        return;
+        this.stats.recvErrors++; // e.g. an ICMP error queued on the socket by a unicast send
+        return n;
       }
-      if (d === null) return;
+      if (d === null) return n;
+      n++;
       this.stats.received++;
       if (d.truncated) {
         this.stats.drops.length++;
@@ -220,6 +235,7 @@ class VrrpWorker {
       this.stats.accepted++;
       this.feed({ kind: "packet", instance: r.instance, advert: r.advert });
     }
+    return n;
   }
 
   private async command(c: WorkerCommand): Promise<void> {
@@ -364,6 +380,7 @@ class VrrpWorker {
       accepted: this.stats.accepted,
       sent: this.stats.sent,
       sendErrors: this.stats.sendErrors,
+      recvErrors: this.stats.recvErrors,
       vipErrors: this.stats.vipErrors,
       drops: { ...this.stats.drops },
       advertLatenessMs: { p50: pct(0.5), p99: pct(0.99), max: sorted.at(-1) ?? 0, n: sorted.length },
