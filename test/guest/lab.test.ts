@@ -86,6 +86,26 @@ describe.skipIf(!guestTestsEnabled)("lab: two guests, bridge, DR real servers, c
     SHELL_TEST_TIMEOUT_MS,
   );
 
+  test(
+    "QMP faults: set_link takes the guest's carrier down and up, stop/cont freeze and resume it",
+    async () => {
+      const b = lab!.guest("b");
+      await b.qmp("set_link", { name: "n0", up: false });
+      expect((await b.shell.check("cat /sys/class/net/eth0/carrier")).trim()).toBe("0");
+      await b.qmp("set_link", { name: "n0", up: true });
+      expect((await b.shell.check("cat /sys/class/net/eth0/carrier")).trim()).toBe("1");
+      await b.qmp("stop");
+      expect(((await b.qmp("query-status")) as { status: string }).status).toBe("paused");
+      const frozen = await lab!.guest("a").shell.run("ping -c 1 -W 2 10.0.1.3", 15_000);
+      expect(frozen.code).not.toBe(0);
+      await b.qmp("cont");
+      expect(((await b.qmp("query-status")) as { status: string }).status).toBe("running");
+      const back = await lab!.guest("a").shell.run("ping -c 3 -W 3 10.0.1.3", 20_000);
+      expect(back.code).toBe(0);
+    },
+    SHELL_TEST_TIMEOUT_MS,
+  );
+
   test("teardown leaves no namespace, tap or qemu process behind", async () => {
     await lab!.stop();
     const left = await leftovers(PREFIX);
