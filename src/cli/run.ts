@@ -42,6 +42,7 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
       pid1 !== undefined
         ? DATA_MOUNT_POINT
         : (process.env["FULCRUM_DATA_DIR"] ?? join(tmpdir(), "fulcrum-data")),
+    stateDir: process.env["FULCRUM_STATE_DIR"] ?? "/run/fulcrum",
     bootSlot: pid1?.boot.slot ?? "dev",
     reboot: pid1 === undefined ? null : (reason) => pid1.requestPower("reboot", reason),
   });

@@ -2,6 +2,7 @@
 // interfaces (ARP sysctls before links go up), health checks, IPVS (adopting what the kernel has), VRRP
 // (which moves the VIPs and the sync daemon's role), then the operator console. Each part that cannot
 // start is reported as an event and the rest carries on: a box without IPVS still answers on its console.
+import { join } from "node:path";
 import { diffConfigs } from "../config/diff.ts";
 import { formatConfigError, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
@@ -10,7 +11,7 @@ import { type ConsoleHandle, startConsole } from "../console/index.ts";
 import { EventRing } from "../console/rings.ts";
 import { HealthEngine } from "../health/engine.ts";
 import { healthSpecsFromConfig } from "../health/from-config.ts";
-import { IpvsRuntime } from "../ipvs/runtime.ts";
+import { IpvsRuntime, OWNERSHIP_FILE } from "../ipvs/runtime.ts";
 import type { EventBus } from "../log/events.ts";
 import type { Logger } from "../log/logger.ts";
 import { Rtnetlink } from "../netlink/rtnetlink.ts";
@@ -31,6 +32,8 @@ export interface DaemonContext {
   readonly configPath: string;
   /** Where the SSH host key and other state live (the data partition on the box). */
   readonly dataDir: string;
+  /** Runtime state that must survive a restart of the process but not a reboot (/run/fulcrum). */
+  readonly stateDir: string;
   /** The TUI on this device (the box's serial console); none when undefined. */
   readonly ttyDevice?: string;
   readonly bootSlot: string;
@@ -96,7 +99,12 @@ export class Daemon {
 
     if (config.services.length > 0 || config.ipvs.sync_daemon !== undefined) {
       try {
-        this.ipvs = await IpvsRuntime.start({ config, events: this.ctx.events, health: this.health });
+        this.ipvs = await IpvsRuntime.start({
+          config,
+          events: this.ctx.events,
+          health: this.health,
+          ownershipPath: join(this.ctx.stateDir, OWNERSHIP_FILE),
+        });
       } catch (err) {
         this.emit("ipvs.unavailable", `IPVS cannot be programmed: ${String(err)}`);
       }

@@ -15,7 +15,8 @@ import { type Drain, startDrain, stepDrains } from "./drain.ts";
 import { hostPort, type KernelService, serviceKeyString } from "./model.ts";
 import type { Ownership } from "./reconcile.ts";
 
-export const OWNERSHIP_PATH = "/run/fulcrum/ipvs-owned.json";
+/** Ownership file name inside the daemon's state directory (on /run: gone at reboot, like the table). */
+export const OWNERSHIP_FILE = "ipvs-owned.json";
 /** How often the kernel's counters are read (console rates, drains). */
 export const REFRESH_INTERVAL_MS = 2_000;
 
@@ -47,7 +48,8 @@ export interface IpvsRuntimeOptions {
   readonly events: EventBus;
   /** When given, real servers follow health; otherwise every configured real server is in the pool. */
   readonly health?: HealthEngine;
-  readonly ownershipPath?: string;
+  /** Where ownership is kept; one file per daemon, so two daemons on one box never claim each other's entries. */
+  readonly ownershipPath: string;
 }
 
 export class IpvsRuntime {
@@ -69,31 +71,27 @@ export class IpvsRuntime {
   static async start(opts: IpvsRuntimeOptions): Promise<IpvsRuntime> {
     const ipvs = Ipvs.open();
     const events = opts.events;
-    const controller = new IpvsController(
-      ipvs,
-      new FileOwnershipStore(opts.ownershipPath ?? OWNERSHIP_PATH),
-      {
-        applied: (s) =>
-          events.emit({
-            event: "ipvs.applied",
-            reason: `${s.ops} IPVS change(s) for ${s.scope}${s.failed > 0 ? `, ${s.failed} failed` : ""}`,
-            ...s,
-          }),
-        failed: (op, error, attempt) =>
-          events.emit({
-            event: "ipvs.change_failed",
-            reason: error.message,
-            change: describeOp(op),
-            attempt,
-          }),
-        foreign: (entries) =>
-          events.emit({
-            event: "ipvs.foreign",
-            reason: `${entries.length} IPVS entries not managed by fulcrum left alone`,
-            entries,
-          }),
-      },
-    );
+    const controller = new IpvsController(ipvs, new FileOwnershipStore(opts.ownershipPath), {
+      applied: (s) =>
+        events.emit({
+          event: "ipvs.applied",
+          reason: `${s.ops} IPVS change(s) for ${s.scope}${s.failed > 0 ? `, ${s.failed} failed` : ""}`,
+          ...s,
+        }),
+      failed: (op, error, attempt) =>
+        events.emit({
+          event: "ipvs.change_failed",
+          reason: error.message,
+          change: describeOp(op),
+          attempt,
+        }),
+      foreign: (entries) =>
+        events.emit({
+          event: "ipvs.foreign",
+          reason: `${entries.length} IPVS entries not managed by fulcrum left alone`,
+          entries,
+        }),
+    });
     const rt = new IpvsRuntime(ipvs, controller, byName(opts.config.services), opts.config, opts);
     await rt.applyTimeouts();
     await rt.reconcileAll();

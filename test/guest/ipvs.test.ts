@@ -8,6 +8,7 @@ import { Lab } from "../../qemu/lab.ts";
 import type { RealServerSpec } from "../../qemu/topology.ts";
 import { loadConfigFile } from "../../src/config/load.ts";
 import type { Config, ServiceConfig } from "../../src/config/types.ts";
+import { pushFile, waitInGuest } from "../helpers/guest-files.ts";
 import { GUEST_SETUP_TIMEOUT_MS, guestTestsEnabled, labImage } from "../helpers/qemu.ts";
 
 const PREFIX = "flab-ipvs-";
@@ -221,12 +222,79 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
   );
 
   test(
+    "kill -9 of a running fulcrum under load: no request fails, its service is unchanged and not re-created",
+    async () => {
+      const sh = shell();
+      await pushFile(
+        sh,
+        "/tmp/restart.toml",
+        await Bun.file(join(import.meta.dir, "fixtures/ipvs-restart.toml")).bytes(),
+      );
+      const start =
+        "FULCRUM_STATE_DIR=/run/fulcrum-2 FULCRUM_DATA_DIR=/tmp/f2 FULCRUM_LOG_FORMAT=json " +
+        "setsid /usr/bin/fulcrum run /tmp/restart.toml >>/tmp/f2.log 2>&1 < /dev/null &";
+      const applied = 'grep \'"event":"ipvs.applied"\' /tmp/f2.log';
+      // The interactive shell interleaves job notices ("[1]+ Killed ..."): keep the JSON lines only.
+      const appliedEvents = (out: string) => out.split("\n").filter((l) => l.startsWith("{"));
+      await sh.check(start);
+      await waitInGuest(sh, applied, (out) => appliedEvents(out).length >= 1, 60_000);
+      const table = async () =>
+        (await sh.check("ipvsadm -Ln -t 10.0.1.103:80"))
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/).slice(0, 4).join(" ")) // address, forward, weight: not the counters
+          .join("\n");
+      const before = await table();
+      expect(before).toContain("10.0.2.21:8080 Masq 1");
+
+      const net = lab!.network;
+      const load = Bun.spawn(
+        [
+          "ip",
+          "netns",
+          "exec",
+          net.clientNs,
+          "sh",
+          "-c",
+          "for i in $(seq 300); do curl -s -m 3 http://10.0.1.103/ || echo FAIL; done",
+        ],
+        { stdout: "pipe" },
+      );
+      // Kill it while the load runs, once the kernel has scheduled some of the requests.
+      await waitInGuest(
+        sh,
+        "ipvsadm -Ln --stats -t 10.0.1.103:80 | awk '/^TCP/ {print $3}'",
+        (o) => Number(o) >= 50,
+        60_000,
+      );
+      await sh.check("pkill -9 -f 'run /tmp/restart.toml'");
+      await sh.check(start);
+      const lines = await waitInGuest(sh, applied, (out) => appliedEvents(out).length >= 2, 60_000);
+      const second = JSON.parse(appliedEvents(lines)[1] ?? "{}") as { ops?: number; failed?: number };
+      expect(second).toMatchObject({ ops: 0, failed: 0 }); // adopted: nothing re-created
+      const answers = (await new Response(load.stdout).text()).trim().split("\n");
+      expect(await load.exited).toBe(0);
+      expect(answers.filter((a) => a === "FAIL")).toEqual([]);
+      expect(answers).toHaveLength(300);
+      expect(await table()).toBe(before);
+      // The service kept its counters: it was never deleted and added again.
+      const conns = Number(await sh.check("ipvsadm -Ln --stats -t 10.0.1.103:80 | awk '/^TCP/ {print $3}'"));
+      expect(conns).toBeGreaterThanOrEqual(300);
+      await sh.check("pkill -f 'fulcrum run /tmp/restart.toml'; true");
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
     "live drain: no new connections, the open one keeps working, then the real server leaves; nothing else changes",
     async () => {
       const net = lab!.network;
-      const others = (await shell().check("ipvsadm -Ln"))
-        .split("\n")
-        .filter((l) => !/10\.0\.1\.(100|1[123]):80/.test(l));
+      // Every other service and real server, without the connection counters (entries expire on their own).
+      const otherEntries = async () =>
+        (await shell().check("ipvsadm -Ln"))
+          .split("\n")
+          .filter((l) => !/10\.0\.1\.(100|1[123]):80/.test(l))
+          .map((l) => l.trim().split(/\s+/).slice(0, 4).join(" "));
+      const others = await otherEntries();
       // One keep-alive connection through the VIP; it tells us which real server it landed on.
       const keeper = Bun.spawn(
         [
@@ -281,10 +349,7 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
           if (present) await Bun.sleep(500);
         }
         expect(present).toBe(false);
-        const after = (await shell().check("ipvsadm -Ln"))
-          .split("\n")
-          .filter((l) => !/10\.0\.1\.(100|1[123]):80/.test(l));
-        expect(after).toEqual(others);
+        expect(await otherEntries()).toEqual(others);
       } finally {
         keeper.kill();
       }

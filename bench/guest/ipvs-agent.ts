@@ -1,0 +1,130 @@
+// Runs INSIDE a lab guest (bundled and copied in by bench/ipvs-program.ts). Same kernel, same run:
+//   1. ipvsadm -R of SERVICES x REALS rules into an empty table (the incumbent);
+//   2. fulcrum's IpvsController programming the same table from empty (dump, plan, batched apply);
+//   3. with that table in place, single real-server weight changes through the controller, each timed
+//      until the kernel acked it (p50/p99).
+// Prints one JSON line with the figures.
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { IpvsController, type OwnershipStore } from "../../src/ipvs/controller.ts";
+import { DEFAULT_DEST_OPTIONS, type ServiceSpec } from "../../src/ipvs/model.ts";
+import { EMPTY_OWNERSHIP, type Ownership } from "../../src/ipvs/reconcile.ts";
+import { Ipvs } from "../../src/netlink/ipvs.ts";
+
+const SERVICES = Number(process.argv[2] ?? 10_000);
+const REALS = Number(process.argv[3] ?? 4);
+const CHANGES = Number(process.argv[4] ?? 500);
+if (!(SERVICES > 0 && SERVICES <= 60_000 && REALS > 0 && REALS <= 16 && CHANGES > 0 && CHANGES <= 10_000)) {
+  throw new Error("bounds: services 1..60000, reals 1..16, changes 1..10000");
+}
+
+const vip = (i: number) => `10.${100 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
+const real = (j: number) => `10.0.1.${11 + j}`;
+
+function table(weightOf: (i: number, j: number) => number = () => 1): ServiceSpec[] {
+  return Array.from({ length: SERVICES }, (_, i) => ({
+    key: { kind: "addr", family: 4, protocol: "tcp", address: vip(i), port: 80 },
+    options: {
+      scheduler: "rr",
+      persistenceTimeout: 0,
+      persistenceNetmask: "255.255.255.255",
+      onePacket: false,
+      schedFallback: false,
+      schedPort: false,
+    },
+    dests: Array.from({ length: REALS }, (_, j) => ({
+      ...DEFAULT_DEST_OPTIONS,
+      method: "dr" as const,
+      family: 4 as const,
+      address: real(j),
+      port: 80,
+      weight: weightOf(i, j),
+    })),
+  }));
+}
+
+function sh(cmd: string): void {
+  const r = spawnSync("sh", ["-c", cmd], { stdio: ["ignore", "ignore", "pipe"] });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr}`);
+}
+
+function count(): number {
+  const r = spawnSync("sh", ["-c", "ipvsadm -Ln | grep -c -- '->' || true"], { encoding: "utf8" });
+  return Number(r.stdout.trim()) - 1; // the header line "-> RemoteAddress:Port" matches too
+}
+
+class MemoryStore implements OwnershipStore {
+  owned: Ownership = EMPTY_OWNERSHIP;
+  async load() {
+    return this.owned;
+  }
+  async save(o: Ownership) {
+    this.owned = o;
+  }
+}
+
+const quiet = {
+  applied: () => {},
+  failed: (_: unknown, e: Error) => console.error(e.message),
+  foreign: () => {},
+};
+
+// 1. ipvsadm -R from empty.
+const rules: string[] = [];
+for (let i = 0; i < SERVICES; i++) {
+  rules.push(`-A -t ${vip(i)}:80 -s rr`);
+  for (let j = 0; j < REALS; j++) rules.push(`-a -t ${vip(i)}:80 -r ${real(j)}:80 -g -w 1`);
+}
+writeFileSync("/tmp/ipvs-rules.txt", `${rules.join("\n")}\n`);
+sh("ipvsadm -C");
+let t0 = performance.now();
+sh("ipvsadm -R < /tmp/ipvs-rules.txt");
+const ipvsadmMs = performance.now() - t0;
+const ipvsadmEntries = count();
+
+// 2. fulcrum from empty.
+sh("ipvsadm -C");
+const ipvs = Ipvs.open();
+const controller = new IpvsController(ipvs, new MemoryStore(), quiet);
+const desired = table();
+t0 = performance.now();
+const out = await controller.reconcileAll(desired);
+const fulcrumMs = performance.now() - t0;
+const fulcrumEntries = count();
+
+// 3. single real-server changes in the full table.
+const latencies: number[] = [];
+for (let k = 0; k < CHANGES; k++) {
+  const i = (k * 7919) % SERVICES;
+  const base = desired[i]!;
+  const spec: ServiceSpec = {
+    ...base,
+    dests: base.dests.map((d, j) => (j === k % REALS ? { ...d, weight: 2 + (k % 50) } : d)),
+  };
+  const t = performance.now();
+  const r = await controller.updateService(spec);
+  latencies.push(performance.now() - t);
+  if (r.ops.length !== 1 || r.failures.length !== 0) throw new Error(`change ${k}: ${JSON.stringify(r)}`);
+}
+latencies.sort((a, b) => a - b);
+const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+await ipvs.close();
+sh("ipvsadm -C");
+
+console.log(
+  JSON.stringify({
+    services: SERVICES,
+    reals: REALS,
+    ipvsadmMs: Math.round(ipvsadmMs),
+    ipvsadmEntries,
+    fulcrumMs: Math.round(fulcrumMs),
+    fulcrumEntries,
+    fulcrumFailures: out.failures.length,
+    ratio: Number((fulcrumMs / ipvsadmMs).toFixed(3)),
+    changes: CHANGES,
+    changeP50Ms: Number(pct(0.5).toFixed(3)),
+    changeP99Ms: Number(pct(0.99).toFixed(3)),
+    changeMaxMs: Number(pct(1).toFixed(3)),
+  }),
+);
+process.exit(0);
