@@ -4,14 +4,7 @@
 // Failed changes are reported with the service and real server they concern, and retried.
 import type { KernelDest, KernelService, ServiceSpec } from "./model.ts";
 import { serviceKeyString } from "./model.ts";
-import {
-  EMPTY_OWNERSHIP,
-  type IpvsOp,
-  type Ownership,
-  ownedDestKey,
-  planReconcile,
-  planServiceUpdate,
-} from "./reconcile.ts";
+import { type IpvsOp, type Ownership, ownedDestKey, planReconcile, planServiceUpdate } from "./reconcile.ts";
 
 /** The part of the netlink IPVS client the controller needs (src/netlink/ipvs.ts implements it). */
 export interface IpvsPort {
@@ -39,8 +32,17 @@ export interface ReconcileOutcome {
 /** Retries of a failed change before it is left to the next reconcile (and stays reported). */
 export const MAX_ATTEMPTS = 3;
 
+/** How long per-service changes may go unpersisted (coalesced into one write). */
+export const PERSIST_DELAY_MS = 500;
+
+interface MutableOwnership {
+  readonly services: Set<string>;
+  readonly dests: Set<string>;
+}
+
 export class IpvsController {
-  private owned: Ownership = EMPTY_OWNERSHIP;
+  private owned: MutableOwnership | null = null;
+  private persistTimer: ReturnType<typeof setTimeout> | null = null;
   /** The kernel as we last saw or made it; services keyed by serviceKeyString. */
   private known = new Map<string, KernelService>();
   private desired = new Map<string, ServiceSpec>();
@@ -55,13 +57,16 @@ export class IpvsController {
   /** Adopts what the kernel has and brings it to `desired`. Call once at start and on every reload. */
   reconcileAll(desired: readonly ServiceSpec[]): Promise<ReconcileOutcome> {
     return this.serial(async () => {
-      if (this.owned === EMPTY_OWNERSHIP) this.owned = await this.store.load();
+      const owned = this.owned ?? (await this.store.load());
       this.desired = new Map(desired.map((s) => [serviceKeyString(s.key), s]));
       const kernel = await this.port.listServices();
       this.known = new Map(kernel.map((s) => [serviceKeyString(s.key), s]));
-      const plan = planReconcile(desired, kernel, this.owned);
+      const plan = planReconcile(desired, kernel, owned);
       if (plan.foreign.length > 0) this.events.foreign(plan.foreign);
-      return this.execute(plan.ops, plan.owned, "all");
+      this.owned = { services: new Set(plan.owned.services), dests: new Set(plan.owned.dests) };
+      const outcome = await this.execute(plan.ops, "all");
+      await this.persistNow();
+      return outcome;
     });
   }
 
@@ -70,8 +75,14 @@ export class IpvsController {
     return this.serial(async () => {
       const key = serviceKeyString(spec.key);
       this.desired.set(key, spec);
-      const plan = planServiceUpdate(spec, this.known.get(key), this.owned);
-      return this.execute(plan.ops, plan.owned, key);
+      const owned = this.owned ?? (await this.loadOwnership());
+      const plan = planServiceUpdate(spec, this.known.get(key), owned);
+      for (const k of plan.delta.addServices) owned.services.add(k);
+      for (const k of plan.delta.addDests) owned.dests.add(k);
+      for (const k of plan.delta.removeDests) owned.dests.delete(k);
+      const outcome = await this.execute(plan.ops, key);
+      this.persistSoon();
+      return outcome;
     });
   }
 
@@ -89,13 +100,43 @@ export class IpvsController {
     });
   }
 
+  /** Writes pending ownership now (call before the process exits). */
+  async flush(): Promise<void> {
+    await this.serial(() => this.persistNow());
+  }
+
+  private async loadOwnership(): Promise<MutableOwnership> {
+    const o = await this.store.load();
+    this.owned = { services: new Set(o.services), dests: new Set(o.dests) };
+    return this.owned;
+  }
+
+  /**
+   * Ownership on disk may lag a per-service change by PERSIST_DELAY_MS. That is safe: an entry added but
+   * not yet recorded is adopted again if still wanted and otherwise left alone; one removed but still
+   * recorded is forgotten once the kernel no longer has it. Nothing is ever deleted by mistake.
+   */
+  private persistSoon(): void {
+    if (this.persistTimer !== null) return;
+    this.persistTimer = setTimeout(() => {
+      this.persistTimer = null;
+      void this.serial(() => this.persistNow());
+    }, PERSIST_DELAY_MS);
+  }
+
+  private async persistNow(): Promise<void> {
+    if (this.persistTimer !== null) clearTimeout(this.persistTimer);
+    this.persistTimer = null;
+    if (this.owned) await this.store.save(this.owned);
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.chain.then(fn, fn);
     this.chain = run.catch(() => undefined);
     return run;
   }
 
-  private async execute(ops: readonly IpvsOp[], owned: Ownership, scope: string): Promise<ReconcileOutcome> {
+  private async execute(ops: readonly IpvsOp[], scope: string): Promise<ReconcileOutcome> {
     const started = performance.now();
     let pending = [...ops];
     let failures: { op: IpvsOp; error: Error }[] = [];
@@ -113,8 +154,7 @@ export class IpvsController {
       // A real server cannot be added to a service that failed to appear: retry those together.
       pending = failures.map((f) => f.op);
     }
-    this.owned = withoutFailedAdds(owned, failures);
-    await this.store.save(this.owned);
+    if (this.owned) forgetFailedAdds(this.owned, failures);
     this.events.applied({
       ops: ops.length,
       failed: failures.length,
@@ -158,13 +198,9 @@ export class IpvsController {
 }
 
 /** Something we failed to create is not ours: never delete it later by mistake. */
-function withoutFailedAdds(owned: Ownership, failures: readonly { op: IpvsOp }[]): Ownership {
-  if (failures.length === 0) return owned;
-  const services = new Set(owned.services);
-  const dests = new Set(owned.dests);
+function forgetFailedAdds(owned: MutableOwnership, failures: readonly { op: IpvsOp }[]): void {
   for (const { op } of failures) {
-    if (op.op === "addService") services.delete(serviceKeyString(op.key));
-    if (op.op === "addDest") dests.delete(ownedDestKey(op.service, op.dest));
+    if (op.op === "addService") owned.services.delete(serviceKeyString(op.key));
+    if (op.op === "addDest") owned.dests.delete(ownedDestKey(op.service, op.dest));
   }
-  return { services, dests };
 }

@@ -128,6 +128,7 @@ export class IpvsRuntime {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     for (const u of this.unsubscribe) u();
     // The table stays in the kernel: traffic keeps flowing while fulcrum restarts.
+    await this.controller.flush();
     await this.ipvs.close();
   }
 

@@ -70,6 +70,7 @@ export class NlWriter {
     return this;
   }
 
+  /** Writes header and value straight into the buffer: no per-attribute allocation (a hot path for IPVS). */
   private int(
     type: number,
     size: 1 | 2 | 4 | 8,
@@ -78,9 +79,13 @@ export class NlWriter {
     v: number | bigint,
     flags = 0,
   ) {
-    const data = new Uint8Array(size);
-    writeInt(new DataView(data.buffer), size, signed, big, v, type);
-    return this.attr(type, data, flags);
+    checkAttrType(type);
+    const at = this.reserve(NLA_HDRLEN + size);
+    this.view.setUint16(at, NLA_HDRLEN + size, true);
+    this.view.setUint16(at + 2, type | flags, true);
+    writeInt(this.view, at + NLA_HDRLEN, size, signed, big, v, type);
+    this.pad();
+    return this;
   }
 
   u8(type: number, v: number): this {
@@ -166,17 +171,14 @@ function checkAttrType(type: number): void {
   }
 }
 
-const INT_RANGES: Record<string, readonly [number, number]> = {
-  u1: [0, 0xff],
-  u2: [0, 0xffff],
-  u4: [0, 0xffffffff],
-  s1: [-0x80, 0x7f],
-  s2: [-0x8000, 0x7fff],
-  s4: [-0x80000000, 0x7fffffff],
-};
+/** Inclusive ranges by size in bytes (index 1, 2, 4), unsigned and signed. */
+const UNSIGNED_MAX = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
+const SIGNED_MIN = [0, -0x80, -0x8000, 0, -0x80000000] as const;
+const SIGNED_MAX = [0, 0x7f, 0x7fff, 0, 0x7fffffff] as const;
 
 function writeInt(
   v: DataView,
+  at: number,
   size: number,
   signed: boolean,
   big: boolean,
@@ -190,18 +192,19 @@ function writeInt(
     const hi = signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
     if (b === null || b < lo || b > hi)
       throw new NetlinkEncodeError(`attribute ${type}: ${value} out of range`);
-    if (signed) v.setBigInt64(0, b, le);
-    else v.setBigUint64(0, b, le);
+    if (signed) v.setBigInt64(at, b, le);
+    else v.setBigUint64(at, b, le);
     return;
   }
   const n = typeof value === "bigint" ? Number(value) : value;
-  const range = INT_RANGES[`${signed ? "s" : "u"}${size}`]!;
-  if (!Number.isInteger(n) || n < range[0] || n > range[1]) {
+  const min = signed ? SIGNED_MIN[size]! : 0;
+  const max = signed ? SIGNED_MAX[size]! : UNSIGNED_MAX[size]!;
+  if (!Number.isInteger(n) || n < min || n > max) {
     throw new NetlinkEncodeError(`attribute ${type}: ${value} out of range`);
   }
-  if (size === 1) signed ? v.setInt8(0, n) : v.setUint8(0, n);
-  else if (size === 2) signed ? v.setInt16(0, n, le) : v.setUint16(0, n, le);
-  else signed ? v.setInt32(0, n, le) : v.setUint32(0, n, le);
+  if (size === 1) signed ? v.setInt8(at, n) : v.setUint8(at, n);
+  else if (size === 2) signed ? v.setInt16(at, n, le) : v.setUint16(at, n, le);
+  else signed ? v.setInt32(at, n, le) : v.setUint32(at, n, le);
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -454,6 +457,16 @@ function decodeValue(spec: AttrSpec, a: RawAttr, depth: number): unknown {
   }
 }
 
+const entriesCache = new WeakMap<AttrSchema, readonly (readonly [string, AttrSpec])[]>();
+function schemaEntries(schema: AttrSchema): readonly (readonly [string, AttrSpec])[] {
+  let e = entriesCache.get(schema);
+  if (!e) {
+    e = Object.entries(schema);
+    entriesCache.set(schema, e);
+  }
+  return e;
+}
+
 const specCache = new WeakMap<AttrSchema, Map<number, [string, AttrSpec]>>();
 function specsByType(schema: AttrSchema): Map<number, [string, AttrSpec]> {
   let m = specCache.get(schema);
@@ -474,7 +487,7 @@ export function encodeAttrs<S extends AttrSchema>(
 ): NlWriter {
   if (depth > LIMITS.maxNestingDepth) throw new NetlinkEncodeError("nesting too deep");
   const vals = values as Record<string, unknown>;
-  for (const [name, spec] of Object.entries(schema)) {
+  for (const [name, spec] of schemaEntries(schema)) {
     const v = vals[name];
     if (v === undefined) continue;
     encodeValue(w, spec, v, name, depth);

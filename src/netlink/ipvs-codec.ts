@@ -340,11 +340,20 @@ function checkPort(port: number): void {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new NetlinkEncodeError(`bad port ${port}`);
 }
 
+/** Parsed addresses, reused: a large table names the same VIPs and real servers many times. Bounded. */
+const inetAddrCache = new Map<string, Uint8Array>();
+const INET_ADDR_CACHE_MAX = 65_536;
+
 function inetAddr(address: string, family: AddressFamily): Uint8Array {
+  const key = `${family}/${address}`;
+  const cached = inetAddrCache.get(key);
+  if (cached) return cached;
   const ip = parseIp(address);
   if (ip.family !== family) throw new NetlinkEncodeError(`${address} is not an IPv${family} address`);
   const out = new Uint8Array(INET_ADDR_BYTES);
   out.set(ip.bytes);
+  if (inetAddrCache.size >= INET_ADDR_CACHE_MAX) inetAddrCache.clear();
+  inetAddrCache.set(key, out);
   return out;
 }
 

@@ -20,31 +20,30 @@ function checkU(n: number, max: number, what: string): void {
 
 /** Encodes one message, padded to 4 bytes. */
 export function encodeMessage(m: NlMessage): Uint8Array {
-  checkU(m.type, 0xffff, "message type");
-  checkU(m.flags, 0xffff, "message flags");
-  checkU(m.seq, 0xffffffff, "sequence number");
-  checkU(m.portId, 0xffffffff, "port id");
-  const len = NLMSG_HDRLEN + m.payload.byteLength;
-  if (len > LIMITS.maxMessageBytes) throw new NetlinkEncodeError(`message of ${len} bytes is too large`);
-  const out = new Uint8Array(align4(len));
-  const v = new DataView(out.buffer);
-  v.setUint32(0, len, true);
-  v.setUint16(4, m.type, true);
-  v.setUint16(6, m.flags, true);
-  v.setUint32(8, m.seq, true);
-  v.setUint32(12, m.portId, true);
-  out.set(m.payload, NLMSG_HDRLEN);
-  return out;
+  return encodeMessages([m]);
 }
 
-/** Concatenates messages into one buffer for a single send (the kernel processes them in order). */
+/** Encodes messages into one buffer for a single send (the kernel processes them in order); one copy each. */
 export function encodeMessages(messages: readonly NlMessage[]): Uint8Array {
-  const parts = messages.map(encodeMessage);
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  let total = 0;
+  for (const m of messages) total += align4(NLMSG_HDRLEN + m.payload.byteLength);
+  const out = new Uint8Array(total);
+  const v = new DataView(out.buffer);
   let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.byteLength;
+  for (const m of messages) {
+    checkU(m.type, 0xffff, "message type");
+    checkU(m.flags, 0xffff, "message flags");
+    checkU(m.seq, 0xffffffff, "sequence number");
+    checkU(m.portId, 0xffffffff, "port id");
+    const len = NLMSG_HDRLEN + m.payload.byteLength;
+    if (len > LIMITS.maxMessageBytes) throw new NetlinkEncodeError(`message of ${len} bytes is too large`);
+    v.setUint32(off, len, true);
+    v.setUint16(off + 4, m.type, true);
+    v.setUint16(off + 6, m.flags, true);
+    v.setUint32(off + 8, m.seq, true);
+    v.setUint32(off + 12, m.portId, true);
+    out.set(m.payload, off + NLMSG_HDRLEN);
+    off += align4(len);
   }
   return out;
 }

@@ -122,6 +122,7 @@ describe("IpvsController", () => {
     kernel.sent = [];
     await c.updateService(svc(1, [dest("10.0.0.1", 0)]));
     expect(kernel.sent.flat().map((o) => o.op)).toEqual(["editDest"]);
+    await c.flush();
     expect(store.saved.services.size).toBe(2);
     // ...and a later full reconcile without service 2 still knows service 2 is ours to delete.
     await c.reconcileAll([svc(1, [dest("10.0.0.1", 0)])]);
