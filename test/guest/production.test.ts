@@ -74,8 +74,9 @@ describe.skipIf(!guestTestsEnabled)("production image", () => {
   test("boots to ready as a production image, with no debug shell", () => {
     const events = guest.serial.events();
     const boot = events.find((e) => e["event"] === "system.boot");
-    expect((boot?.["image"] as Record<string, unknown>)["profile"]).toBe("production");
-    expect((boot?.["image"] as Record<string, unknown>)["debugShell"]).toBeNull();
+    const image = (boot?.["image"] ?? {}) as Record<string, unknown>;
+    expect(image["profile"]).toBe("production");
+    expect(image["debugShell"]).toBeNull();
     expect(events.some((e) => e["event"] === "system.debug_shell")).toBe(false);
     expect(events.some((e) => e["event"] === "fulcrum.ready")).toBe(true);
     expect(events.find((e) => e["event"] === "system.data")?.["mode"]).toBe("rw");
