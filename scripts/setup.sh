@@ -16,10 +16,11 @@ APT_PACKAGES=(
   iputils-ping
   # appliance image (scripts/image.sh; mkosi itself comes from bookworm-backports, below) and QEMU lab
   qemu-system-x86 qemu-utils ovmf socat jq
-  systemd-container bubblewrap dosfstools mtools erofs-utils squashfs-tools e2fsprogs fdisk
+  dosfstools mtools erofs-utils squashfs-tools e2fsprogs fdisk
   xz-utils zstd cpio busybox-static python3-pefile debian-archive-keyring
 )
-# Packages that must come from bookworm-backports (bookworm's own mkosi 14 is too old).
+# Packages that must come from bookworm-backports (bookworm's own mkosi 14 is too old); they bring
+# systemd 254, systemd-container and bubblewrap with them.
 BACKPORTS_PACKAGES=(mkosi systemd-boot systemd-boot-efi)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
