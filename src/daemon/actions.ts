@@ -50,7 +50,10 @@ export class DaemonActions implements ActionHandler {
           `${a.real} in ${a.service} weight ${a.weight}`,
         );
       case "failover": {
-        const ok = this.targets.vrrpAdmin(a.instance, a.priority, a.priority === 0);
+        // Priority 0 means "give up mastership now": resign (an advert with priority 0) and stay at the lowest
+        // priority so a preempting backup keeps the VIPs; otherwise just lower the priority.
+        const resign = a.priority === 0;
+        const ok = this.targets.vrrpAdmin(a.instance, resign ? 1 : a.priority, resign);
         return ok
           ? { ok, message: `${a.instance}: priority forced to ${a.priority}` }
           : { ok, message: `no VRRP instance ${a.instance}` };

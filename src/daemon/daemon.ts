@@ -20,11 +20,11 @@ import type { BoxSnapshot, UpdateSnapshot } from "../state/snapshot.ts";
 import { applyInterfaces } from "../system/interfaces.ts";
 import { applySystemSysctls } from "../system/sysctl.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
-import { startVrrp, type VrrpHandle } from "../vrrp/service.ts";
+import { startVrrpFromConfig } from "../vrrp/config.ts";
+import type { VrrpHandle } from "../vrrp/service.ts";
 import { trackKeyService } from "../vrrp/spec.ts";
 import { DaemonActions } from "./actions.ts";
 import { buildSnapshot } from "./snapshot.ts";
-import { vrrpSpecsFromConfig } from "./vrrp-config.ts";
 
 export interface DaemonContext {
   readonly log: Logger;
@@ -134,8 +134,7 @@ export class Daemon {
   }
 
   private async startVrrp(): Promise<void> {
-    const { specs, groups } = vrrpSpecsFromConfig(this.config);
-    this.vrrp = await startVrrp(specs, groups, {
+    this.vrrp = await startVrrpFromConfig(this.config.vrrp, {
       onEvent: ({ change }) => {
         const h = this.vrrpHistory.get(change.instance) ?? { transitions: 0, lastReason: "" };
         this.vrrpHistory.set(change.instance, { transitions: h.transitions + 1, lastReason: change.reason });
@@ -152,10 +151,16 @@ export class Daemon {
       onLog: (level, msg, data) => this.ctx.log[level]({ event: "vrrp.log", data }, msg),
       onNotify: (o) => this.ctx.log.info({ event: "vrrp.notify", outcome: o }, "notify hook ran"),
     });
+    if (this.vrrp === null) return;
+    const handle = this.vrrp;
+    // A Worker that dies is reported; the box stays up on its console (the watchdog is PID 1's business).
+    void handle.done.then((err) => {
+      if (err) this.emit("vrrp.failed", `VRRP stopped: ${err.message}`);
+    });
     // Tracked services start from the health layer's current quorum, then follow it.
     for (const s of this.config.services) {
       const up = this.health.quorumUp(s.name);
-      if (up !== undefined) this.vrrp.track(trackKeyService(s.name), up);
+      if (up !== undefined) handle.track(trackKeyService(s.name), up);
     }
     this.health.onQuorum((service, up) => this.vrrp?.track(trackKeyService(service), up));
   }
