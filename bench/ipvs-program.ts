@@ -52,7 +52,7 @@ try {
     );
     console.log(`  ipvsadm -R : ${f["ipvsadmMs"]} ms (${f["ipvsadmEntries"]} real-server entries)`);
     console.log(
-      `  fulcrum    : ${f["fulcrumMs"]} ms (${f["fulcrumEntries"]} real-server entries, ${f["fulcrumFailures"]} failures)`,
+      `  fulcrum    : ${f["fulcrumMs"]} ms (${f["fulcrumEntries"]} real-server entries, ${f["fulcrumFailures"]} failures; planning ${f["planMs"]} ms of it for ${f["planOps"]} changes)`,
     );
     console.log(`  ratio fulcrum/ipvsadm: ${f["ratio"]} (goal <= 0.8)`);
     console.log(

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { IpvsController, type OwnershipStore } from "../../src/ipvs/controller.ts";
 import { DEFAULT_DEST_OPTIONS, type ServiceSpec } from "../../src/ipvs/model.ts";
-import { EMPTY_OWNERSHIP, type Ownership } from "../../src/ipvs/reconcile.ts";
+import { EMPTY_OWNERSHIP, type Ownership, planReconcile } from "../../src/ipvs/reconcile.ts";
 import { Ipvs } from "../../src/netlink/ipvs.ts";
 
 const SERVICES = Number(process.argv[2] ?? 10_000);
@@ -87,6 +87,10 @@ sh("ipvsadm -C");
 const ipvs = Ipvs.open();
 const controller = new IpvsController(ipvs, new MemoryStore(), quiet);
 const desired = table();
+// The pure planning share of it, for the record.
+t0 = performance.now();
+const planOps = planReconcile(desired, [], EMPTY_OWNERSHIP).ops.length;
+const planMs = performance.now() - t0;
 t0 = performance.now();
 const out = await controller.reconcileAll(desired);
 const fulcrumMs = performance.now() - t0;
@@ -120,6 +124,8 @@ console.log(
     fulcrumMs: Math.round(fulcrumMs),
     fulcrumEntries,
     fulcrumFailures: out.failures.length,
+    planMs: Math.round(planMs),
+    planOps,
     ratio: Number((fulcrumMs / ipvsadmMs).toFixed(3)),
     changes: CHANGES,
     changeP50Ms: Number(pct(0.5).toFixed(3)),
