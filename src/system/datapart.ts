@@ -73,15 +73,28 @@ export function dataPartitionScript(): string {
   return `size=+, type=${LINUX_DATA_TYPE}, name="${DATA_PARTITION_NAME}"\n`;
 }
 
-/** Free bytes after the last partition, from `sfdisk --json` output and the disk size. Pure. */
-export function freeBytesAtEnd(sfdiskJson: string, diskBytes: number): number {
-  const table = (JSON.parse(sfdiskJson) as { partitiontable?: SfdiskTable }).partitiontable;
-  if (table === undefined) return 0;
-  const sector = table.sectorsize ?? 512;
+/** Sectors (512 bytes) free after the last partition, leaving the backup GPT's 33 sectors. Pure. */
+export function freeSectorsAtEnd(
+  extents: readonly { start: number; size: number }[],
+  diskSectors: number,
+): number {
   let end = 0;
-  for (const p of table.partitions ?? []) end = Math.max(end, (p.start + p.size) * sector);
-  // The backup GPT takes 33 sectors at the end of the disk.
-  return Math.max(0, diskBytes - end - 33 * sector);
+  for (const e of extents) end = Math.max(end, e.start + e.size);
+  return Math.max(0, diskSectors - end - 33);
+}
+
+/** "sfdisk: ... Created a new partition 4 of type ..." -> 4 (what `sfdisk --append` prints). Pure. */
+export function createdPartitionNumber(sfdiskOutput: string): number | undefined {
+  const m = sfdiskOutput.match(/Created a new partition (\d+)/);
+  return m?.[1] === undefined ? undefined : Number(m[1]);
+}
+
+/** Start and size (in 512-byte sectors, as sysfs always counts) of each partition of `disk`. */
+function listPartitionExtents(disk: string): { start: number; size: number }[] {
+  return listPartitions(disk).map((p) => ({
+    start: Number(readFileSync(`/sys/block/${disk}/${p.name}/start`, "utf8")),
+    size: Number(readFileSync(`/sys/block/${disk}/${p.name}/size`, "utf8")),
+  }));
 }
 
 /** The number of the partition named `name` in `sfdisk --json` output ("/dev/vda4" -> 4). Pure. */
@@ -107,10 +120,6 @@ interface SfdiskTable {
   }[];
 }
 
-function diskBytes(disk: string): number {
-  return Number(readFileSync(`/sys/block/${disk}/size`, "utf8").trim()) * 512;
-}
-
 /** Partitions added with partx (BLKPG) carry no PARTNAME in sysfs until the next boot: match by number. */
 async function waitForPartition(disk: string, number: number): Promise<BlockPartition | undefined> {
   const deadline = performance.now() + SETTLE_DEADLINE_MS;
@@ -124,12 +133,10 @@ async function waitForPartition(disk: string, number: number): Promise<BlockPart
 
 async function createPartition(disk: string, problems: string[]): Promise<BlockPartition | undefined> {
   const dev = `/dev/${disk}`;
-  const table = await exec(["sfdisk", "--json", dev], { timeoutMs: 20_000 });
-  if (table.code !== 0) {
-    problems.push(describeFailure(table));
-    return undefined;
-  }
-  const free = freeBytesAtEnd(table.stdout, diskBytes(disk));
+  // Free space from sysfs (no sfdisk run: every exec costs on slow CPUs and under TCG).
+  const free =
+    freeSectorsAtEnd(listPartitionExtents(disk), Number(readFileSync(`/sys/block/${disk}/size`, "utf8"))) *
+    512;
   if (free < MIN_DATA_BYTES) {
     problems.push(`only ${free} bytes free on ${dev}; the data partition needs ${MIN_DATA_BYTES}`);
     return undefined;
@@ -146,10 +153,12 @@ async function createPartition(disk: string, problems: string[]): Promise<BlockP
     return undefined;
   }
   // The disk is busy (our root is on it), so tell the kernel about the one new partition only.
-  const number = partitionNumberByName(
-    (await exec(["sfdisk", "--json", dev], { timeoutMs: 20_000 })).stdout,
-    DATA_PARTITION_NAME,
-  );
+  const number =
+    createdPartitionNumber(append.stdout) ??
+    partitionNumberByName(
+      (await exec(["sfdisk", "--json", dev], { timeoutMs: 20_000 })).stdout,
+      DATA_PARTITION_NAME,
+    );
   if (number === undefined) {
     problems.push(`sfdisk wrote no ${DATA_PARTITION_NAME} partition on ${dev}`);
     return undefined;

@@ -9,8 +9,9 @@ import { Guest, macFor } from "../../qemu/guest.ts";
 import { parseConfig } from "../../src/config/load.ts";
 import { decodeEfiString, versionFromLabel } from "../../src/system/boot.ts";
 import {
+  createdPartitionNumber,
   dataPartitionScript,
-  freeBytesAtEnd,
+  freeSectorsAtEnd,
   parseUevent,
   partitionNumberByName,
 } from "../../src/system/datapart.ts";
@@ -119,10 +120,22 @@ describe("data partition", () => {
   });
 
   test("free space after the last partition leaves room for the backup GPT", () => {
-    const end = (1837056 + 1000000) * 512;
-    expect(freeBytesAtEnd(SFDISK, end + 33 * 512 + 4096)).toBe(4096);
-    expect(freeBytesAtEnd(SFDISK, end)).toBe(0);
-    expect(freeBytesAtEnd("{}", 1 << 30)).toBe(0);
+    const parts = [
+      { start: 2048, size: 196608 },
+      { start: 1017856, size: 819200 },
+      { start: 198656, size: 819200 },
+    ];
+    const end = 1017856 + 819200;
+    expect(freeSectorsAtEnd(parts, end + 33 + 100)).toBe(100);
+    expect(freeSectorsAtEnd(parts, end)).toBe(0);
+    expect(freeSectorsAtEnd([], 1000)).toBe(967);
+  });
+
+  test("reads the new partition's number from sfdisk --append's report", () => {
+    expect(
+      createdPartitionNumber("Created a new partition 4 of type 'Linux filesystem' and of size 638 MiB."),
+    ).toBe(4);
+    expect(createdPartitionNumber("nothing here")).toBeUndefined();
   });
 
   test("finds the data partition's number by name, and nothing in bad input", () => {
