@@ -32,7 +32,13 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
       path,
     });
   }
-  events.emit({ event: "config.loaded", reason: `loaded ${path}`, path, version: VERSION, build: BUILD_ID });
+  events.emit({
+    event: "config.loaded",
+    reason: `loaded ${loaded.path}`,
+    path: loaded.path,
+    version: VERSION,
+    build: BUILD_ID,
+  });
 
   const daemon = await Daemon.start(loaded.config, {
     log,
@@ -59,8 +65,16 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   events.emit({ event: "fulcrum.ready", reason: "fulcrum ready", pid: process.pid });
   const signal = await stopped;
   events.emit({ event: "fulcrum.stopping", reason: `received ${signal}` });
+  if (pid1 !== undefined) {
+    // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
+    await daemon
+      .stop()
+      .catch((err: unknown) =>
+        events.emit({ event: "fulcrum.stop_failed", reason: `daemon stop failed: ${String(err)}` }),
+      );
+    return pid1.shutdown(pid1Action(signal), "daemon stopped");
+  }
   await daemon.stop();
-  if (pid1 !== undefined) return pid1.shutdown(pid1Action(signal), "daemon stopped");
   return 0;
 }
 
