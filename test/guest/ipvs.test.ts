@@ -119,6 +119,8 @@ async function curlSpread(lab: Lab, vip: string, count: number): Promise<Map<str
 describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => {
   let lab: Lab | undefined;
   let config: Config;
+  /** Real-server processes a test started again; killed in afterAll. */
+  const restarted: ReturnType<typeof Bun.spawn>[] = [];
   const shell = () => lab!.guest("a").shell;
 
   beforeAll(async () => {
@@ -148,6 +150,7 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
   }, GUEST_SETUP_TIMEOUT_MS);
 
   afterAll(async () => {
+    for (const p of restarted) p.kill("SIGKILL");
     await lab?.stop();
   });
 
@@ -217,6 +220,90 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
       const conns = Number(line!.split(" ")[2]);
       expect(conns).toBeGreaterThanOrEqual(180);
       for (const d of shown.get(line!) ?? []) expect(Number(d.split(" ")[1])).toBeGreaterThanOrEqual(60);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "interfaces the host kernel cannot make: vlan, dummy and macvlan, with MTU and addresses (ip -j in the guest)",
+    async () => {
+      type Link = {
+        ifname: string;
+        mtu: number;
+        linkinfo?: { info_kind?: string; info_data?: Record<string, unknown> };
+      };
+      const links = JSON.parse(await shell().check("ip -j -d link show")) as Link[];
+      const by = new Map(links.map((l) => [l.ifname, l]));
+      expect(by.get("eth0.100")?.linkinfo).toMatchObject({ info_kind: "vlan", info_data: { id: 100 } });
+      expect(by.get("eth0.100")?.mtu).toBe(1400);
+      expect(by.get("dum0")?.linkinfo?.info_kind).toBe("dummy");
+      expect(by.get("mv0")?.linkinfo).toMatchObject({ info_kind: "macvlan", info_data: { mode: "bridge" } });
+      const addrs = JSON.parse(await shell().check("ip -j addr show")) as {
+        addr_info: { local: string }[];
+      }[];
+      const locals = addrs.flatMap((l) => l.addr_info.map((a) => a.local));
+      for (const a of ["10.0.100.2", "10.0.200.1", "10.0.201.1"]) expect(locals).toContain(a);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "health: a real server whose HTTP check fails leaves the pool within fall x interval + timeout, and returns",
+    async () => {
+      const net = lab!.network;
+      const ns = net.serverNs("rs2");
+      const inPool = async () =>
+        (await shell().check("ipvsadm -Ln -t 10.0.1.100:80")).includes("10.0.1.12:80");
+      expect(await inPool()).toBe(true);
+      const pids = (await net.exec(net.bridgeNs, ["ip", "netns", "pids", ns])).stdout
+        .split("\n")
+        .filter((p) => /^\d+$/.test(p));
+      expect(pids.length).toBeGreaterThan(0);
+      for (const pid of pids) process.kill(Number(pid), "SIGKILL");
+      const killedAt = performance.now();
+      // fall 2 x interval 1 s + timeout 1 s = 3 s, plus the TCG guest's scheduling slack.
+      await waitInGuest(shell(), "ipvsadm -Ln -t 10.0.1.100:80", (o) => !o.includes("10.0.1.12:80"), 15_000);
+      const downMs = performance.now() - killedAt;
+      expect(downMs).toBeLessThan(3_000 + 5_000);
+      const spread = await curlSpread(lab!, "10.0.1.100", 40);
+      expect(spread.get("FAIL")).toBeUndefined();
+      expect([...spread.keys()].sort()).toEqual(["rs1", "rs3"]);
+      const events = lab!
+        .guest("a")
+        .serial.events()
+        .filter((e) => e["event"] === "health.real.down");
+      expect(String(events.at(-1)?.["reason"])).toContain("10.0.1.12:80");
+      // Back: a new server process, in the pool again after rise (2) good checks.
+      const server = Bun.spawn(
+        ["ip", "netns", "exec", ns, BUN, join(import.meta.dir, "../../qemu/real-server.ts"), "rs2", "80"],
+        {
+          stdout: "ignore",
+          stderr: "ignore",
+        },
+      );
+      restarted.push(server);
+      await waitInGuest(shell(), "ipvsadm -Ln -t 10.0.1.100:80", (o) => o.includes("10.0.1.12:80"), 20_000);
+      const again = await curlSpread(lab!, "10.0.1.100", 30);
+      expect([...again.keys()].sort()).toEqual(["rs1", "rs2", "rs3"]);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  test(
+    "reload (SIGHUP) with one changed weight: that entry changes, every other kernel entry stays as it was",
+    async () => {
+      const entries = async () =>
+        (await shell().check("ipvsadm -Ln"))
+          .split("\n")
+          .map((l) => l.trim().split(/\s+/).slice(0, 4).join(" "))
+          .filter((l) => l !== "");
+      const before = await entries();
+      expect(before).toContain("-> 10.0.1.201:1001 Route 3");
+      await shell().check("sed -i 's/^weight = 3$/weight = 4/' /data/config/fulcrum.toml && kill -HUP 1");
+      await lab!.guest("a").serial.waitFor(/"event":"config\.reloaded"/, 30_000);
+      const after = await entries();
+      expect(after.filter((l) => !before.includes(l))).toEqual(["-> 10.0.1.201:1001 Route 4"]);
+      expect(before.filter((l) => !after.includes(l))).toEqual(["-> 10.0.1.201:1001 Route 3"]);
     },
     TEST_TIMEOUT_MS,
   );
