@@ -24,8 +24,11 @@ export interface NlRequest {
   /** Extra flags (CREATE, EXCL, REPLACE, DUMP...); REQUEST and ACK are added by the client. */
   readonly flags: number;
   readonly payload: Uint8Array;
-  /** Human-readable name for errors, e.g. "RTM_NEWADDR eth0 192.0.2.1/24". */
-  readonly name?: string;
+  /**
+   * Human-readable name for errors, e.g. "RTM_NEWADDR eth0 192.0.2.1/24". A function is called only when
+   * an error needs the name, so a batch of 50,000 successful requests builds no strings.
+   */
+  readonly name?: string | (() => string);
 }
 
 export type BatchResult =
@@ -56,7 +59,7 @@ const MAX_BATCH_BYTES = 64 * 1024;
 const DUMP_RETRIES = 3;
 
 interface Pending {
-  readonly name: string;
+  readonly nameOf: () => string;
   readonly dump: boolean;
   readonly replies: NlMessage[];
   interrupted: boolean;
@@ -159,7 +162,7 @@ export class NetlinkClient {
       const seq = this.transport.nextSeq();
       seqs.push(seq);
       this.pending.set(seq, {
-        name: r.name ?? `netlink message type ${r.type}`,
+        nameOf: nameThunk(r),
         dump,
         replies: [],
         interrupted: false,
@@ -180,7 +183,7 @@ export class NetlinkClient {
             if (p && !p.outcome) {
               p.outcome = {
                 ok: false,
-                error: new NetlinkTimeoutError(`${p.name}: no answer within deadline`),
+                error: new NetlinkTimeoutError(`${p.nameOf()}: no answer within deadline`),
               };
             }
           }
@@ -250,24 +253,24 @@ export class NetlinkClient {
       p.outcome =
         e.errno === 0
           ? this.finish(p)
-          : { ok: false, error: new KernelError(e.errno, p.name, e.extackMessage, e.extackOffset) };
+          : { ok: false, error: new KernelError(e.errno, p.nameOf(), e.extackMessage, e.extackOffset) };
       return;
     }
     if (m.type === NLMSG.DONE) {
       const errno = decodeDoneErrno(m);
-      p.outcome = errno === 0 ? this.finish(p) : { ok: false, error: new KernelError(errno, p.name) };
+      p.outcome = errno === 0 ? this.finish(p) : { ok: false, error: new KernelError(errno, p.nameOf()) };
       return;
     }
     if (m.type === NLMSG.NOOP) return;
     if (m.type === NLMSG.OVERRUN) {
-      p.outcome = { ok: false, error: new NetlinkOverrunError(`${p.name}: NLMSG_OVERRUN`) };
+      p.outcome = { ok: false, error: new NetlinkOverrunError(`${p.nameOf()}: NLMSG_OVERRUN`) };
       return;
     }
     if ((m.flags & NLM_F.DUMP_INTR) !== 0) p.interrupted = true;
     if (p.replies.length >= this.opts.maxRepliesPerRequest) {
       p.outcome = {
         ok: false,
-        error: new Error(`${p.name}: more than ${this.opts.maxRepliesPerRequest} replies`),
+        error: new Error(`${p.nameOf()}: more than ${this.opts.maxRepliesPerRequest} replies`),
       };
       return;
     }
@@ -276,8 +279,14 @@ export class NetlinkClient {
 
   private finish(p: Pending): { ok: true } | { ok: false; error: Error } {
     if (p.dump && p.interrupted) {
-      return { ok: false, error: new DumpInterruptedError(`${p.name}: dump changed while being read`) };
+      return { ok: false, error: new DumpInterruptedError(`${p.nameOf()}: dump changed while being read`) };
     }
     return { ok: true };
   }
+}
+
+function nameThunk(r: NlRequest): () => string {
+  const n = r.name;
+  if (typeof n === "function") return n;
+  return () => n ?? `netlink message type ${r.type}`;
 }

@@ -75,7 +75,12 @@ export class Ipvs {
     return this.client.close();
   }
 
-  private req(cmd: number, attrs: Parameters<typeof ipvsMessage>[1], name: string, flags = 0): NlRequest {
+  private req(
+    cmd: number,
+    attrs: Parameters<typeof ipvsMessage>[1],
+    name: string | (() => string),
+    flags = 0,
+  ): NlRequest {
     return { type: this.familyId, flags, payload: ipvsMessage(cmd, attrs), name };
   }
 
@@ -123,7 +128,7 @@ export class Ipvs {
   }
 
   private opRequest(op: IpvsOp): NlRequest {
-    const name = describeOp(op);
+    const name = () => describeOp(op);
     switch (op.op) {
       case "addService":
         return this.req(
