@@ -1,6 +1,6 @@
 // The image build's outputs as the harness sees them: out/image/<profile>/manifest.json names the disk
 // image and the split artifacts (kernel, initrd, UKI, root) and the kernel command line of the UKI.
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const REPO_ROOT = resolve(import.meta.dir, "..");
@@ -43,9 +43,11 @@ export function imageDir(profile: ImageProfile): string {
 
 /** The built image of `profile`, or undefined when none has been built. */
 export function findImage(profile: ImageProfile): ImageArtifacts | undefined {
-  const dir = imageDir(profile);
+  if (!existsSync(join(imageDir(profile), MANIFEST_NAME))) return undefined;
+  // Resolve the out/image/<profile> symlink: a guest's overlay must name the build it started from,
+  // which stays put when a newer build becomes current.
+  const dir = realpathSync(imageDir(profile));
   const path = join(dir, MANIFEST_NAME);
-  if (!existsSync(path)) return undefined;
   const manifest = JSON.parse(readFileSync(path, "utf8")) as ImageManifest;
   const art = {
     manifest,

@@ -31,9 +31,24 @@ BUN=$ROOT/node_modules/.bin/bun
 BASELINE_BUN=$ROOT/node_modules/@oven/bun-linux-x64-baseline/bin/bun
 [ -x "$BASELINE_BUN" ] || { echo "image: $BASELINE_BUN missing; run npm ci" >&2; exit 1; }
 CACHE=${FULCRUM_CACHE_DIR:-/var/cache/fulcrum}
-OUT=$ROOT/out/image/$profile
+# out/image/<profile> is a symlink to the current build under out/image/.builds/: a new build never
+# pulls files from under a guest that is still running on an older one (its overlay's backing file).
+LINK=$ROOT/out/image/$profile
+BUILDS=$ROOT/out/image/.builds
 STAGE=$ROOT/out/build/$profile
-mkdir -p "$CACHE/mkosi/$profile" "$CACHE/mkosi-packages" "$CACHE/images" "$OUT"
+mkdir -p "$CACHE/mkosi/$profile" "$CACHE/mkosi-packages" "$CACHE/images" "$BUILDS"
+[ -L "$LINK" ] || rm -rf "$LINK" # an older layout kept a plain directory here
+
+# One build per profile at a time: tests, `bun run lab` and people may all ask at once.
+exec 9>"$CACHE/.lock-$profile"
+flock 9
+
+# Points out/image/<profile> at build directory $1 (atomically) and keeps the newest three builds.
+publish() {
+  ln -sfn ".builds/$(basename "$1")" "$LINK.new.$$"
+  mv -Tf "$LINK.new.$$" "$LINK"
+  ls -1dt "$BUILDS/$profile-"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
+}
 
 t0=$(date +%s%N)
 elapsed() { echo "$(((($(date +%s%N) - t0) / 1000000)))"; }
@@ -50,10 +65,16 @@ inputs=$( {
 cached=$CACHE/images/$profile-$inputs
 
 if [ "$force" = 0 ] && [ -f "$cached/manifest.json" ]; then
-  rm -rf "$OUT" && mkdir -p "$OUT"
-  cp -a --sparse=always --reflink=auto "$cached"/. "$OUT"/
+  dest=$BUILDS/$profile-$inputs
+  if [ ! -f "$dest/manifest.json" ]; then
+    tmp=$(mktemp -d "$BUILDS/.tmp-XXXXXX")
+    cp -a --sparse=always --reflink=auto "$cached"/. "$tmp"/
+    rm -rf "$dest" && mv "$tmp" "$dest"
+  fi
+  touch "$dest"
+  publish "$dest"
   echo "image: $profile unchanged (inputs $inputs), reused the cached build in $(elapsed) ms"
-  exec "$BUN" scripts/image-report.ts "$OUT/manifest.json"
+  exec "$BUN" scripts/image-report.ts "$LINK/manifest.json"
 fi
 
 version=${FULCRUM_IMAGE_VERSION:-$(jq -r .version package.json 2>/dev/null || sed -n 's/.*"version": *"\([^"]*\)".*/\1/p' package.json | head -1).$(date -u +%Y%m%d%H%M%S)}
@@ -79,6 +100,7 @@ bundle_ms=$(elapsed)
 
 include=()
 [ "$profile" = lab ] && include=(--include=image/profiles/lab.conf)
+OUT=$BUILDS/$profile-$version-$inputs
 rm -rf "$OUT" && mkdir -p "$OUT"
 nice -n 10 mkosi --force \
   --image-version="$version" \
@@ -96,6 +118,7 @@ mkosi_ms=$(($(elapsed) - bundle_ms))
 tmp=$(mktemp -d "$CACHE/images/.tmp-XXXXXX")
 cp -a --sparse=always --reflink=auto "$OUT"/. "$tmp"/
 rm -rf "$cached" && mv "$tmp" "$cached"
-# Keep the newest three builds per profile.
+# Keep the newest three cached builds per profile.
 ls -1dt "$CACHE/images/$profile-"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
-exec "$BUN" scripts/image-report.ts "$OUT/manifest.json"
+publish "$OUT"
+exec "$BUN" scripts/image-report.ts "$LINK/manifest.json"
