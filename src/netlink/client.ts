@@ -74,6 +74,8 @@ export class NetlinkClient {
   private closed = false;
   /** Messages that matched no pending request (late replies after a timeout, foreign seqs). */
   strayMessages = 0;
+  /** Where exchanges spend their time, cumulative: for benchmarks and metrics. */
+  readonly timing = { sendMs: 0, sends: 0, receiveMs: 0, datagrams: 0, waitMs: 0, waits: 0 };
 
   constructor(
     private readonly transport: NetlinkTransport,
@@ -172,12 +174,20 @@ export class NetlinkClient {
       messages.push({ type: r.type, flags, seq, portId: 0, payload: r.payload });
     }
     try {
-      this.transport.send(encodeMessages(messages));
+      const encoded = encodeMessages(messages);
+      const sendStart = performance.now();
+      this.transport.send(encoded);
+      this.timing.sendMs += performance.now() - sendStart;
+      this.timing.sends++;
       const deadline = Date.now() + this.opts.timeoutMs;
       while (!seqs.every((s) => this.pending.get(s)?.outcome)) {
         if (this.drain() > 0) continue;
         const left = deadline - Date.now();
-        if (left <= 0 || (await this.transport.waitReadable(left)) === "timeout") {
+        const waitStart = performance.now();
+        const waited = left <= 0 ? "timeout" : await this.transport.waitReadable(left);
+        this.timing.waitMs += performance.now() - waitStart;
+        this.timing.waits++;
+        if (waited === "timeout") {
           for (const s of seqs) {
             const p = this.pending.get(s);
             if (p && !p.outcome) {
@@ -215,13 +225,16 @@ export class NetlinkClient {
     let n = 0;
     for (; n < this.opts.maxDatagramsPerDrain; n++) {
       let d: ReturnType<NetlinkTransport["receive"]>;
+      const receiveStart = performance.now();
       try {
         d = this.transport.receive();
+        this.timing.receiveMs += performance.now() - receiveStart;
       } catch (err) {
         if (err instanceof NetlinkOverrunError) this.failAll(err);
         throw err;
       }
       if (d === null) break;
+      this.timing.datagrams++;
       if (!d.fromKernel) continue;
       let msgs: NlMessage[];
       try {

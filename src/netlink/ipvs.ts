@@ -75,6 +75,11 @@ export class Ipvs {
     return this.client.close();
   }
 
+  /** Cumulative time in send, receive and waiting for readiness (benchmarks, metrics). */
+  get timing(): Readonly<NetlinkClient["timing"]> {
+    return this.client.timing;
+  }
+
   private req(
     cmd: number,
     attrs: Parameters<typeof ipvsMessage>[1],
