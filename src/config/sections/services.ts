@@ -1,6 +1,7 @@
 // [services.<NAME>] (keepalived's virtual_server) and its [[services.<NAME>.real]] real servers.
 // Checks that need the rest of the box (interfaces, VRRP) live in cross.ts.
 
+import { SCHEDULERS as IPVS_SCHEDULERS } from "../../ipvs/model.ts";
 import { DEFAULTS } from "../defaults.ts";
 import { type Family, formatIp, type IpAddr, netmaskToPrefix, parseIpv4, sameIp } from "../net.ts";
 import type { PathSeg } from "../path.ts";
@@ -52,22 +53,8 @@ export const SERVICE_KEYS = [
 ];
 export const REAL_KEYS = ["address", "port", "weight", "method", "u_threshold", "l_threshold", "check"];
 export const SORRY_KEYS = ["address", "port", "method"];
-export const SCHEDULERS: readonly Scheduler[] = [
-  "rr",
-  "wrr",
-  "lc",
-  "wlc",
-  "lblc",
-  "lblcr",
-  "dh",
-  "sh",
-  "sed",
-  "nq",
-  "fo",
-  "ovf",
-  "mh",
-  "twos",
-];
+/** The kernel's schedulers: one list, kept with the IPVS model. */
+export const SCHEDULERS: readonly Scheduler[] = IPVS_SCHEDULERS;
 const PROTOCOLS: readonly ServiceProtocol[] = ["tcp", "udp", "sctp"];
 export const METHODS: readonly ForwardingMethod[] = ["nat", "dr", "tun"];
 const TUNNEL_TYPES: readonly TunnelType[] = ["ipip", "gue", "gre"];
