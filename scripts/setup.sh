@@ -44,6 +44,8 @@ if [ "${#missing[@]}" -gt 0 ] || [ "${#missing_bpo[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends -t bookworm-backports "${missing_bpo[@]}" >/dev/null
 fi
 
-# Bun (exact version, from the npm registry) and the JS dependencies, as the lockfile says.
+# Bun (exact version, from the npm registry) and the JS dependencies, as the lockfile says. (The registry
+# here serves no @biomejs/cli-* packages for other platforms; the lockfile lists them as optional entries
+# without a tarball, which npm ci accepts and never fetches on linux-x64.)
 npm ci --no-audit --no-fund --loglevel=error
 ./node_modules/.bin/bun --version
