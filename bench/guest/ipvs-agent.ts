@@ -132,8 +132,18 @@ for (let k = 0; k < CHANGES; k++) {
   latencies.push(performance.now() - t);
   if (r.ops.length !== 1 || r.failures.length !== 0) throw new Error(`change ${k}: ${JSON.stringify(r)}`);
 }
+// The incumbent for the same change: one `ipvsadm -e` per change (a process per change, as scripts do).
+const ipvsadmLatencies: number[] = [];
+for (let k = 0; k < Math.min(CHANGES, 100); k++) {
+  const i = (k * 7919) % SERVICES;
+  const t = performance.now();
+  sh(`ipvsadm -e -t ${vip(i)}:80 -r ${real(k % REALS)}:80 -g -w ${60 + (k % 50)}`);
+  ipvsadmLatencies.push(performance.now() - t);
+}
 latencies.sort((a, b) => a - b);
-const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+ipvsadmLatencies.sort((a, b) => a - b);
+const pctOf = (xs: number[], p: number) => xs[Math.min(xs.length - 1, Math.floor(p * xs.length))]!;
+const pct = (p: number) => pctOf(latencies, p);
 await ipvs.close();
 sh("ipvsadm -C");
 
@@ -154,6 +164,8 @@ console.log(
     changeP50Ms: Number(pct(0.5).toFixed(3)),
     changeP99Ms: Number(pct(0.99).toFixed(3)),
     changeMaxMs: Number(pct(1).toFixed(3)),
+    ipvsadmChangeP50Ms: Number(pctOf(ipvsadmLatencies, 0.5).toFixed(3)),
+    ipvsadmChangeP99Ms: Number(pctOf(ipvsadmLatencies, 0.99).toFixed(3)),
   }),
 );
 process.exit(0);
