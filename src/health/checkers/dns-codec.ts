@@ -1,5 +1,6 @@
 // The little of DNS (RFC 1035) a health check needs, sans-I/O: build one query, parse one response
 // (header, rcode, answers as text). Every read is bounds-checked; a bad packet gives a DnsParseError.
+import { formatIp } from "../../netlink/ipaddr.ts";
 import type { DnsRcode, DnsRecordType } from "../types.ts";
 
 export class DnsParseError extends Error {
@@ -131,12 +132,9 @@ function rdataText(bytes: Uint8Array, type: number, off: number, len: number): s
     case 1:
       if (len !== 4) throw new DnsParseError("A record is not 4 bytes");
       return Array.from(bytes.subarray(off, off + 4)).join(".");
-    case 28: {
+    case 28:
       if (len !== 16) throw new DnsParseError("AAAA record is not 16 bytes");
-      const groups: number[] = [];
-      for (let i = 0; i < 8; i++) groups.push(v.getUint16(off + 2 * i));
-      return ipv6Text(groups);
-    }
+      return formatIp(bytes.subarray(off, off + 16));
     case 2:
     case 5:
     case 12:
@@ -162,26 +160,4 @@ function rdataText(bytes: Uint8Array, type: number, off: number, len: number): s
     default:
       return Array.from(bytes.subarray(off, off + len), (b) => b.toString(16).padStart(2, "0")).join("");
   }
-}
-
-/** RFC 5952: lower case, longest run (>= 2) of zero groups as "::". */
-function ipv6Text(groups: number[]): string {
-  let bestStart = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = groups.map((g) => g.toString(16));
-  if (bestStart < 0) return hex.join(":");
-  return `${hex.slice(0, bestStart).join(":")}::${hex.slice(bestStart + bestLen).join(":")}`;
 }
