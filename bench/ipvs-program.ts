@@ -1,5 +1,5 @@
 // IPVS programming speed, fulcrum against ipvsadm, in one lab guest and one run (QEMU/TCG):
-//   bun bench/ipvs-program.ts [SERVICES=10000] [REALS=4] [CHANGES=500]
+//   bun bench/ipvs-program.ts [SERVICES=10000] [REALS=4] [CHANGES=500] [VCPUS=1]
 // Boots a lab guest, copies in the bundled agent (bench/guest/ipvs-agent.ts), runs it, prints the figures.
 // Goals (issue 4): fulcrum <= 0.8 x ipvsadm -R from empty; single-change latency p99 < 10 ms.
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { pushFile } from "../test/helpers/guest-files.ts";
 import { bootGuest } from "../test/helpers/qemu.ts";
 
-const [services = "10000", reals = "4", changes = "500"] = process.argv.slice(2);
+const [services = "10000", reals = "4", changes = "500", vcpus = "1"] = process.argv.slice(2);
 const ROOT = join(import.meta.dir, "..");
 const BUN = join(ROOT, "node_modules/.bin/bun");
 
@@ -33,9 +33,10 @@ try {
   const { guest, readyMs } = await bootGuest("bench-ipvs", {
     configFile: join(import.meta.dir, "guest/ipvs-bench.toml"),
     memMiB: 1024,
+    smp: Number(vcpus),
   });
   try {
-    console.log(`guest ready in ${(readyMs / 1000).toFixed(1)} s (TCG)`);
+    console.log(`guest ready in ${(readyMs / 1000).toFixed(1)} s (TCG, ${vcpus} vCPU)`);
     await guest.shell.check("mkdir -p /tmp/bench");
     for (const f of ["ipvs-agent.js", "fd-watch-worker.js"]) {
       await pushFile(guest.shell, `/tmp/bench/${f}`, readFileSync(join(out, f)));

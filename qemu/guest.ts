@@ -23,6 +23,8 @@ export interface GuestOptions {
   /** Holds the overlay, logs and sockets; created, and removed by cleanup(). */
   readonly workDir: string;
   readonly memMiB?: number;
+  /** vCPUs (default 1; under TCG more than 1 uses multi-threaded TCG, one host thread each). */
+  readonly smp?: number;
   /** CPU model; default "max" under TCG (Bun's default build needs AVX2; baseline Bun runs on any). */
   readonly cpu?: string;
   readonly nics?: readonly GuestNic[];
@@ -105,7 +107,7 @@ export class Guest {
       "-m",
       String(o.memMiB ?? 512),
       "-smp",
-      "1",
+      String(o.smp ?? 1),
       "-nodefaults",
       "-display",
       "none",
