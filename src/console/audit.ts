@@ -6,8 +6,11 @@ import {
   type ActionResult,
   type Actor,
   actionAllowed,
+  describeAction,
   type OperatorAction,
 } from "../state/actions.ts";
+
+export { describeAction };
 
 export async function performAudited(
   handler: ActionHandler,
@@ -43,25 +46,4 @@ export async function performAudited(
     `${actor.who}: ${describeAction(action)}: ${result.message}`,
   );
   return result;
-}
-
-/** One line an operator reads: "drain web 10.0.0.2:80". */
-export function describeAction(action: OperatorAction): string {
-  switch (action.kind) {
-    case "drain":
-    case "enable":
-      return `${action.kind} ${action.service} ${action.real}`;
-    case "weight":
-      return `weight ${action.service} ${action.real} ${action.weight}`;
-    case "failover":
-      return `failover ${action.instance} priority ${action.priority}`;
-    case "failback":
-      return `failback ${action.instance}`;
-    case "reload":
-      return action.confirm ? "reload" : "reload (dry run)";
-    case "update":
-      return `update ${action.source}${action.force ? " (force)" : ""}`;
-    case "reboot":
-      return "reboot";
-  }
 }

@@ -4,7 +4,7 @@
 import type { HealthEngine } from "../health/engine.ts";
 import type { EventBus } from "../log/events.ts";
 import type { ActionHandler, ActionResult, Actor, OperatorAction } from "../state/actions.ts";
-import { actionAllowed } from "../state/actions.ts";
+import { actionAllowed, describeAction } from "../state/actions.ts";
 
 export interface ActionTargets {
   readonly health: HealthEngine;
@@ -28,7 +28,7 @@ export class DaemonActions implements ActionHandler {
       : { ok: false, message: `${actor.who} (${actor.role}) may not ${action.kind}` };
     this.events.emit({
       event: "operator.action",
-      reason: `${actor.who}: ${describe(action)}: ${result.message}`,
+      reason: `${actor.who}: ${describeAction(action)}: ${result.message}`,
       who: actor.who,
       role: actor.role,
       action,
@@ -78,24 +78,4 @@ export class DaemonActions implements ActionHandler {
 
 function intent(r: { ok: true } | { ok: false; reason: string }, done: string): ActionResult {
   return r.ok ? { ok: true, message: done } : { ok: false, message: r.reason };
-}
-
-function describe(a: OperatorAction): string {
-  switch (a.kind) {
-    case "drain":
-    case "enable":
-      return `${a.kind} ${a.service} ${a.real}`;
-    case "weight":
-      return `weight ${a.service} ${a.real} ${a.weight}`;
-    case "failover":
-      return `failover ${a.instance} priority ${a.priority}`;
-    case "failback":
-      return `failback ${a.instance}`;
-    case "reload":
-      return a.confirm ? "reload (confirmed)" : "reload (dry run)";
-    case "update":
-      return `update from ${a.source}${a.force ? " (forced)" : ""}`;
-    case "reboot":
-      return "reboot";
-  }
 }

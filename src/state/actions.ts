@@ -37,3 +37,24 @@ export interface ActionHandler {
 export function actionAllowed(role: Role, _action: OperatorAction): boolean {
   return role === "admin";
 }
+
+/** One line an operator reads: "drain web 10.0.0.2:80". */
+export function describeAction(action: OperatorAction): string {
+  switch (action.kind) {
+    case "drain":
+    case "enable":
+      return `${action.kind} ${action.service} ${action.real}`;
+    case "weight":
+      return `weight ${action.service} ${action.real} ${action.weight}`;
+    case "failover":
+      return `failover ${action.instance} priority ${action.priority}`;
+    case "failback":
+      return `failback ${action.instance}`;
+    case "reload":
+      return action.confirm ? "reload" : "reload (dry run)";
+    case "update":
+      return `update ${action.source}${action.force ? " (force)" : ""}`;
+    case "reboot":
+      return "reboot";
+  }
+}
