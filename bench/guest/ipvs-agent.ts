@@ -6,9 +6,9 @@
 // Prints one JSON line with the figures.
 import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
-import { IpvsController, type OwnershipStore } from "../../src/ipvs/controller.ts";
-import { DEFAULT_DEST_OPTIONS, type ServiceSpec } from "../../src/ipvs/model.ts";
-import { EMPTY_OWNERSHIP, type Ownership, planReconcile } from "../../src/ipvs/reconcile.ts";
+import { IpvsController, MemoryOwnershipStore } from "../../src/ipvs/controller.ts";
+import { DEFAULT_DEST_OPTIONS, DEFAULT_SERVICE_OPTIONS, type ServiceSpec } from "../../src/ipvs/model.ts";
+import { EMPTY_OWNERSHIP, planReconcile } from "../../src/ipvs/reconcile.ts";
 import { Ipvs } from "../../src/netlink/ipvs.ts";
 
 const SERVICES = Number(process.argv[2] ?? 10_000);
@@ -24,14 +24,7 @@ const real = (j: number) => `10.0.1.${11 + j}`;
 function table(weightOf: (i: number, j: number) => number = () => 1): ServiceSpec[] {
   return Array.from({ length: SERVICES }, (_, i) => ({
     key: { kind: "addr", family: 4, protocol: "tcp", address: vip(i), port: 80 },
-    options: {
-      scheduler: "rr",
-      persistenceTimeout: 0,
-      persistenceNetmask: "255.255.255.255",
-      onePacket: false,
-      schedFallback: false,
-      schedPort: false,
-    },
+    options: { ...DEFAULT_SERVICE_OPTIONS, scheduler: "rr" },
     dests: Array.from({ length: REALS }, (_, j) => ({
       ...DEFAULT_DEST_OPTIONS,
       method: "dr" as const,
@@ -51,16 +44,6 @@ function sh(cmd: string): void {
 function count(): number {
   const r = spawnSync("sh", ["-c", "ipvsadm -Ln | grep -c -- '->' || true"], { encoding: "utf8" });
   return Number(r.stdout.trim()) - 1; // the header line "-> RemoteAddress:Port" matches too
-}
-
-class MemoryStore implements OwnershipStore {
-  owned: Ownership = EMPTY_OWNERSHIP;
-  async load() {
-    return this.owned;
-  }
-  async save(o: Ownership) {
-    this.owned = o;
-  }
 }
 
 const quiet = {
@@ -94,7 +77,7 @@ let ipvsadmEntries = 0;
 let fulcrumEntries = 0;
 let fulcrumFailures = 0;
 let netlink: Record<string, number> = {};
-let controller = new IpvsController(ipvs, new MemoryStore(), quiet);
+let controller = new IpvsController(ipvs, new MemoryOwnershipStore(), quiet);
 for (let round = 0; round < 2; round++) {
   sh("ipvsadm -C");
   t0 = performance.now();
@@ -103,7 +86,7 @@ for (let round = 0; round < 2; round++) {
   ipvsadmEntries = count();
 
   sh("ipvsadm -C");
-  controller = new IpvsController(ipvs, new MemoryStore(), quiet);
+  controller = new IpvsController(ipvs, new MemoryOwnershipStore(), quiet);
   const before = { ...ipvs.timing };
   t0 = performance.now();
   const out = await controller.reconcileAll(desired);

@@ -18,6 +18,17 @@ export interface OwnershipStore {
   save(owned: Ownership): Promise<void>;
 }
 
+/** Ownership kept in memory only: for a process that owns nothing across restarts (tests, benchmarks). */
+export class MemoryOwnershipStore implements OwnershipStore {
+  saved: Ownership = { services: new Set(), dests: new Set() };
+  async load(): Promise<Ownership> {
+    return this.saved;
+  }
+  async save(owned: Ownership): Promise<void> {
+    this.saved = owned;
+  }
+}
+
 export interface IpvsControllerEvents {
   applied(summary: { ops: number; failed: number; ms: number; scope: string }): void;
   failed(op: IpvsOp, error: Error, attempt: number): void;

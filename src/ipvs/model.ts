@@ -102,6 +102,16 @@ export interface KernelService {
   readonly stats?: IpvsStats;
 }
 
+/** ipvsadm's defaults for a new service: wlc, not persistent, no flags. */
+export const DEFAULT_SERVICE_OPTIONS: ServiceOptions = {
+  scheduler: "wlc",
+  persistenceTimeout: 0,
+  persistenceNetmask: "255.255.255.255",
+  onePacket: false,
+  schedFallback: false,
+  schedPort: false,
+};
+
 export const DEFAULT_DEST_OPTIONS: DestOptions = {
   method: "nat",
   weight: 1,

@@ -1,7 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { IpvsController, type IpvsPort, type OwnershipStore } from "../../src/ipvs/controller.ts";
+import { IpvsController, type IpvsPort, MemoryOwnershipStore } from "../../src/ipvs/controller.ts";
 import {
   DEFAULT_DEST_OPTIONS,
+  DEFAULT_SERVICE_OPTIONS,
   type DestSpec,
   type KernelService,
   type ServiceKey,
@@ -9,7 +10,7 @@ import {
   type ServiceSpec,
   serviceKeyString,
 } from "../../src/ipvs/model.ts";
-import { EMPTY_OWNERSHIP, type IpvsOp, type Ownership } from "../../src/ipvs/reconcile.ts";
+import type { IpvsOp } from "../../src/ipvs/reconcile.ts";
 
 // An in-memory IPVS table with the kernel's refusal rules that matter here (no dest without its service,
 // no duplicates, unknown scheduler modules).
@@ -59,30 +60,13 @@ class FakeKernel implements IpvsPort {
   }
 }
 
-class MemoryStore implements OwnershipStore {
-  saved: Ownership = EMPTY_OWNERSHIP;
-  async load() {
-    return this.saved;
-  }
-  async save(o: Ownership) {
-    this.saved = o;
-  }
-}
-
 const failures: string[] = [];
 const events = {
   applied: () => {},
   failed: (_op: IpvsOp, error: Error) => failures.push(error.message),
   foreign: () => {},
 };
-const rr: ServiceOptions = {
-  scheduler: "rr",
-  persistenceTimeout: 0,
-  persistenceNetmask: "255.255.255.255",
-  onePacket: false,
-  schedFallback: false,
-  schedPort: false,
-};
+const rr: ServiceOptions = { ...DEFAULT_SERVICE_OPTIONS, scheduler: "rr" };
 const key = (i: number): ServiceKey => ({
   kind: "addr",
   family: 4,
@@ -102,7 +86,7 @@ const svc = (i: number, dests: DestSpec[], options = rr): ServiceSpec => ({ key:
 describe("IpvsController", () => {
   test("brings an empty kernel to the desired table, then a restart changes nothing", async () => {
     const kernel = new FakeKernel();
-    const store = new MemoryStore();
+    const store = new MemoryOwnershipStore();
     const desired = [svc(1, [dest("10.0.0.1"), dest("10.0.0.2")]), svc(2, [dest("10.0.0.3")])];
     const first = await new IpvsController(kernel, store, events).reconcileAll(desired);
     expect(first.failures).toEqual([]);
@@ -116,7 +100,7 @@ describe("IpvsController", () => {
 
   test("a single-service update sends only that service's change and keeps other ownership", async () => {
     const kernel = new FakeKernel();
-    const store = new MemoryStore();
+    const store = new MemoryOwnershipStore();
     const c = new IpvsController(kernel, store, events);
     await c.reconcileAll([svc(1, [dest("10.0.0.1")]), svc(2, [dest("10.0.0.3")])]);
     kernel.sent = [];
@@ -132,7 +116,7 @@ describe("IpvsController", () => {
   test("a failure is retried, reported with what it concerns, and not counted as owned", async () => {
     const kernel = new FakeKernel();
     kernel.missingSchedulers.add("mh");
-    const store = new MemoryStore();
+    const store = new MemoryOwnershipStore();
     failures.length = 0;
     const c = new IpvsController(kernel, store, events);
     const out = await c.reconcileAll([svc(1, [dest("10.0.0.1")], { ...rr, scheduler: "mh" }), svc(2, [])]);

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { cancelDrain, startDrain, stepDrains } from "../../src/ipvs/drain.ts";
 import {
   DEFAULT_DEST_OPTIONS,
+  DEFAULT_SERVICE_OPTIONS,
   type DestSpec,
   type KernelDest,
   type KernelService,
@@ -14,14 +15,7 @@ import { EMPTY_OWNERSHIP, type IpvsOp, ownedDestKey, planReconcile } from "../..
 const web: ServiceKey = { kind: "addr", family: 4, protocol: "tcp", address: "192.0.2.10", port: 80 };
 const db: ServiceKey = { kind: "addr", family: 4, protocol: "tcp", address: "192.0.2.11", port: 3306 };
 const mark: ServiceKey = { kind: "fwmark", family: 6, fwmark: 7 };
-const rr: ServiceOptions = {
-  scheduler: "rr",
-  persistenceTimeout: 0,
-  persistenceNetmask: "255.255.255.255",
-  onePacket: false,
-  schedFallback: false,
-  schedPort: false,
-};
+const rr: ServiceOptions = { ...DEFAULT_SERVICE_OPTIONS, scheduler: "rr" };
 const dest = (address: string, weight = 1, port = 80): DestSpec => ({
   ...DEFAULT_DEST_OPTIONS,
   method: "dr",
