@@ -102,13 +102,13 @@ export class IpvsController {
     return [...this.known.values()];
   }
 
-  /** Re-reads the kernel (counters and rates for the console and for drains). */
-  refresh(): Promise<KernelService[]> {
-    return this.serial(async () => {
-      const kernel = await this.port.listServices();
-      this.known = new Map(kernel.map((s) => [serviceKeyString(s.key), s]));
-      return kernel;
-    });
+  /**
+   * Reads the kernel's table (counters and rates for the console and for drains). Not queued behind or
+   * ahead of changes, and it leaves the known table alone: a dump of a large table takes a while, and a
+   * single change must not wait for it (the netlink client interleaves the two per service).
+   */
+  readKernel(): Promise<KernelService[]> {
+    return this.port.listServices();
   }
 
   /** Writes pending ownership now (call before the process exits). */

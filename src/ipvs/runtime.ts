@@ -58,6 +58,7 @@ export class IpvsRuntime {
   private syncRole: "master" | "backup" | null = null;
   private table: KernelService[] = [];
   private readonly unsubscribe: Array<() => void> = [];
+  private refreshing = false;
 
   private constructor(
     private readonly ipvs: Ipvs,
@@ -156,11 +157,15 @@ export class IpvsRuntime {
   }
 
   private async refresh(): Promise<void> {
+    if (this.refreshing) return; // a large table may take longer to read than the interval
+    this.refreshing = true;
     try {
-      this.table = await this.controller.refresh();
+      this.table = await this.controller.readKernel();
     } catch (err) {
       this.opts.events.emit({ event: "ipvs.read_failed", reason: String(err) });
       return;
+    } finally {
+      this.refreshing = false;
     }
     if (this.drains.size === 0) return;
     const step = stepDrains(this.drains, this.table, performance.now());
