@@ -24,7 +24,7 @@ import { startVrrpFromConfig } from "../vrrp/config.ts";
 import type { VrrpHandle } from "../vrrp/service.ts";
 import { trackKeyService } from "../vrrp/spec.ts";
 import { DaemonActions } from "./actions.ts";
-import { buildSnapshot } from "./snapshot.ts";
+import { buildSnapshot, STATE_NAMES } from "./snapshot.ts";
 
 export interface DaemonContext {
   readonly log: Logger;
@@ -145,8 +145,7 @@ export class Daemon {
           priority: change.priority,
           ...(change.group === undefined ? {} : { group: change.group }),
         });
-        const state = change.to === "master" ? "MASTER" : change.to === "fault" ? "FAULT" : "BACKUP";
-        void this.ipvs?.onVrrpState(change.instance, state);
+        void this.ipvs?.onVrrpState(change.instance, STATE_NAMES[change.to]);
       },
       onLog: (level, msg, data) => this.ctx.log[level]({ event: "vrrp.log", data }, msg),
       onNotify: (o) => this.ctx.log.info({ event: "vrrp.notify", outcome: o }, "notify hook ran"),

@@ -17,7 +17,8 @@ import type {
 import type { WorkerStats } from "../vrrp/protocol.ts";
 import type { Role } from "../vrrp/types.ts";
 
-const STATE_NAMES: Record<Role, VrrpStateName> = {
+/** The VRRP core's roles in the names operators know from keepalived. */
+export const STATE_NAMES: Record<Role, VrrpStateName> = {
   initialize: "INIT",
   backup: "BACKUP",
   master: "MASTER",

@@ -9,6 +9,7 @@ import { toDestSpecs } from "../health/pool.ts";
 import type { EffectiveDest } from "../health/types.ts";
 import type { EventBus } from "../log/events.ts";
 import { describeOp, Ipvs, type SyncDaemonSpec } from "../netlink/ipvs.ts";
+import type { VrrpStateName } from "../state/snapshot.ts";
 import { IpvsController, type OwnershipStore } from "./controller.ts";
 import { configuredDests, desiredService, serviceKeyOf, tunnelOf } from "./desired.ts";
 import { type Drain, startDrain, stepDrains } from "./drain.ts";
@@ -119,7 +120,7 @@ export class IpvsRuntime {
   }
 
   /** VRRP told us this box's role for the sync daemon's instance. */
-  async onVrrpState(instance: string, state: "MASTER" | "BACKUP" | "FAULT" | "INIT"): Promise<void> {
+  async onVrrpState(instance: string, state: VrrpStateName): Promise<void> {
     const sync = this.config.ipvs.sync_daemon;
     if (sync?.state !== "vrrp" || sync.vrrp_instance !== instance) return;
     await this.setSyncRole(state === "MASTER" ? "master" : "backup");
