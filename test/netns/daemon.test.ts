@@ -97,7 +97,12 @@ describe.skipIf(!isRoot())("fulcrum run in a namespace", () => {
     proc = Bun.spawn(["ip", "netns", "exec", ns.name, BUN, join(ROOT, "src/main.ts"), "run", cfg], {
       stdout: "pipe",
       stderr: "pipe",
-      env: { ...process.env, FULCRUM_LOG_FORMAT: "json", FULCRUM_DATA_DIR: join(dir, "data") },
+      env: {
+        ...process.env,
+        FULCRUM_LOG_FORMAT: "json",
+        FULCRUM_DATA_DIR: join(dir, "data"),
+        FULCRUM_STATE_DIR: join(dir, "state"),
+      },
     });
     void log.pump(proc.stderr as ReadableStream<Uint8Array>);
     await log.waitFor((e) => e.event === "fulcrum.ready", 20_000);
