@@ -34,6 +34,7 @@ export const DEFAULTS = {
     garp_master_repeat: 5,
     garp_interval: 0,
     garp_master_refresh: 0,
+    garp_master_delay: 5,
     use_vmac: false,
     track_interface_weight: 0,
   },

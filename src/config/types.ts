@@ -161,6 +161,7 @@ export interface VrrpInstanceConfig {
   readonly garp_master_repeat: number;
   readonly garp_interval: number;
   readonly garp_master_refresh: number;
+  readonly garp_master_delay: number;
   readonly use_vmac: boolean;
   readonly notify?: Argv;
   readonly notify_master?: Argv;

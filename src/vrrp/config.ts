@@ -29,6 +29,7 @@ export function inputFromConfig(c: VrrpInstanceConfig): VrrpInstanceInput {
     garp_master_repeat: c.garp_master_repeat,
     garp_interval: c.garp_interval,
     garp_master_refresh: c.garp_master_refresh,
+    garp_master_delay: c.garp_master_delay,
     use_vmac: c.use_vmac,
   };
 }

@@ -37,6 +37,8 @@ export interface InstanceState {
   readonly lastSentAt: number;
   /** Master only, with garp_master_refresh: the next periodic GARP/NA round. */
   readonly garpRefreshAt: number | null;
+  /** Master only, with garp_master_delay: the second GARP/NA round after taking over or a conflict. */
+  readonly garpSecondRoundAt: number | null;
 }
 
 export interface CoreState {
@@ -106,6 +108,7 @@ export function initialState(
       masterAddress: null,
       lastSentAt: Number.NEGATIVE_INFINITY,
       garpRefreshAt: null,
+      garpSecondRoundAt: null,
     }),
   );
   const state: CoreState = { phase: "idle", instances, groups, tracks: {} };
@@ -221,6 +224,7 @@ class Step {
       preemptAt: null,
       masterAddress: prev.spec.primaryAddress,
       garpRefreshAt: prev.spec.garpRefreshMs > 0 ? this.now + prev.spec.garpRefreshMs : null,
+      garpSecondRoundAt: secondRoundAt(prev.spec, this.now),
     });
     this.sendAdvert(i, this.get(i).priority);
     this.vipAction(i, "addVip");
@@ -249,6 +253,7 @@ class Step {
       masterDownAt: this.now + masterDownMs(prev.spec.version, prev.priority, learned),
       masterAddress: opts.master ?? null,
       garpRefreshAt: null,
+      garpSecondRoundAt: null,
       preemptAt: prev.spec.preemptDelayMs > 0 ? this.now + prev.spec.preemptDelayMs : null,
     });
     this.event(i, prev.role, reason, opts.group);
@@ -267,6 +272,7 @@ class Step {
       masterDownAt: null,
       masterAddress: null,
       garpRefreshAt: null,
+      garpSecondRoundAt: null,
     });
     this.event(i, prev.role, reason, group);
     if (!group) this.propagate(i, "fault", reason);
@@ -285,6 +291,8 @@ class Step {
       adverAt: null,
       masterDownAt: null,
       masterAddress: null,
+      garpRefreshAt: null,
+      garpSecondRoundAt: null,
     });
     this.event(i, prev.role, reason);
   }
@@ -395,6 +403,11 @@ function tick(st: Step): void {
       st.garp(i, 1);
       st.set(i, { ...st.get(i), garpRefreshAt: now + after.spec.garpRefreshMs });
     }
+    const latest = st.get(i);
+    if (latest.role === "master" && latest.garpSecondRoundAt !== null && latest.garpSecondRoundAt <= now) {
+      st.garp(i);
+      st.set(i, { ...st.get(i), garpSecondRoundAt: null });
+    }
   }
 }
 
@@ -452,7 +465,11 @@ function packet(st: Step, name: string, a: Advert): void {
     if (now - inst.lastSentAt >= minGap) {
       st.sendAdvert(i, inst.priority);
       st.garp(i);
-      st.set(i, { ...st.get(i), adverAt: now + intervalMs(inst.spec.advertIntervalCs) });
+      st.set(i, {
+        ...st.get(i),
+        adverAt: now + intervalMs(inst.spec.advertIntervalCs),
+        garpSecondRoundAt: secondRoundAt(inst.spec, now),
+      });
     }
   }
   // initialize / fault: adverts are ignored.
@@ -500,6 +517,10 @@ function admin(st: Step, input: Extract<CoreInput, { kind: "admin" }>, running: 
   }
 }
 
+function secondRoundAt(spec: VrrpInstanceSpec, now: number): number | null {
+  return spec.garpSecondRoundMs > 0 ? now + spec.garpSecondRoundMs : null;
+}
+
 /** Checks the state after every step; returns the earliest timer. */
 function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: number): number {
   assert(actions.length <= MAX_ACTIONS_PER_INSTANCE * Math.max(1, s.instances.length) * 2, "bounded actions");
@@ -515,6 +536,10 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
         assert(inst.garpRefreshAt > now, `${n}: GARP refresh timer in the future`);
         wake = Math.min(wake, inst.garpRefreshAt);
       }
+      if (inst.garpSecondRoundAt !== null) {
+        assert(inst.garpSecondRoundAt > now, `${n}: second GARP round in the future`);
+        wake = Math.min(wake, inst.garpSecondRoundAt);
+      }
     } else if (inst.role === "backup") {
       assert(inst.masterDownAt !== null && inst.masterDownAt > now, `${n}: backup has a future down timer`);
       assert(inst.adverAt === null, `${n}: backup has no advert timer`);
@@ -522,7 +547,12 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
     } else {
       assert(inst.adverAt === null && inst.masterDownAt === null, `${n}: ${inst.role} has no timers`);
     }
-    if (inst.role !== "master") assert(inst.garpRefreshAt === null, `${n}: GARP refresh only as master`);
+    if (inst.role !== "master") {
+      assert(
+        inst.garpRefreshAt === null && inst.garpSecondRoundAt === null,
+        `${n}: GARP timers only as master`,
+      );
+    }
     if (s.phase === "running" && inst.faulted) assert(inst.role === "fault", `${n}: faulted means FAULT`);
   }
   if (s.phase === "running") {

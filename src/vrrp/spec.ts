@@ -39,6 +39,7 @@ export interface VrrpInstanceInput {
   readonly garp_master_repeat?: number;
   readonly garp_interval?: number;
   readonly garp_master_refresh?: number;
+  readonly garp_master_delay?: number;
   readonly use_vmac?: boolean;
 }
 
@@ -149,6 +150,9 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
   const garpRefreshSeconds = raw.garp_master_refresh ?? 0;
   if (!(garpRefreshSeconds >= 0 && garpRefreshSeconds <= 86400))
     fail(name, "garp_master_refresh must be 0..86400 s");
+  const garpDelaySeconds = raw.garp_master_delay ?? 5;
+  if (!(garpDelaySeconds >= 0 && garpDelaySeconds <= 86400))
+    fail(name, "garp_master_delay must be 0..86400 s");
   const garpIntervalSeconds = raw.garp_interval ?? 0;
   if (!(garpIntervalSeconds >= 0 && garpIntervalSeconds <= 10)) fail(name, "garp_interval must be 0..10 s");
   return {
@@ -171,6 +175,7 @@ export function buildSpec(raw: VrrpInstanceInput, primaryAddress?: string): Vrrp
     garpCount,
     garpIntervalMs: garpIntervalSeconds * 1000,
     garpRefreshMs: garpRefreshSeconds * 1000,
+    garpSecondRoundMs: garpDelaySeconds * 1000,
     useVmac,
   };
 }

@@ -51,6 +51,12 @@ export interface VrrpInstanceSpec {
   readonly garpIntervalMs: number;
   /** While master, one more GARP/NA round every this many ms (keepalived's garp_master_refresh); 0 = off. */
   readonly garpRefreshMs: number;
+  /**
+   * A second GARP/NA round this many ms after becoming master or answering a lower master (keepalived's
+   * garp_master_delay); 0 = none. Clients ignore a changed ARP answer for locktime (1 s) after the last
+   * update, so a round that raced the old master's can be lost: this one cannot.
+   */
+  readonly garpSecondRoundMs: number;
   readonly useVmac: boolean;
 }
 

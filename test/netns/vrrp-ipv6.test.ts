@@ -2,7 +2,7 @@
 // client's neighbour entry), tshark's verdict, and keepalived as an IPv6 peer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
-import { isRoot, Lab, sh, waitFor } from "./vrrp-lab.ts";
+import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, sh, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "fd00:84::100";
 const hosts = { r1: "10.84.0.1", r2: "10.84.0.2", k: "10.84.0.3", c: "10.84.0.50" } as const;
@@ -59,7 +59,7 @@ describe.skipIf(!isRoot)("VRRPv3 over IPv6 (netns)", () => {
       await waitFor("r2 master", () => r2.role("v6") === "master" && r1.role("v6") === "backup", 5000);
       expect(lab.exec("r2", ["ip", "-6", "addr", "show", "dev", "eth0"])).toContain(`${VIP}/64`);
       const master = r1.events.findLast((e) => e.event === "vrrp.state" && e.to === "backup");
-      await waitFor("client neighbour -> r2", () => clientNeigh() === lab.mac("r2"), 3000);
+      await waitFor("client neighbour -> r2", () => clientNeigh() === lab.mac("r2"), CLIENT_ARP_DEADLINE_MS);
 
       const pcap = `${lab.dir}/v6.pcap`;
       const cap = lab.spawn("c", ["tshark", "-i", "eth0", "-a", "duration:3", "-w", pcap, "-f", "ip6"]);

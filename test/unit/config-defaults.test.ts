@@ -184,6 +184,7 @@ describe("the loader applies the documented defaults", () => {
       garp_master_repeat: 5,
       garp_interval: 0,
       garp_master_refresh: 0,
+      garp_master_delay: 5,
       use_vmac: false,
       unicast_peer: [],
       track_interface: [{ name: "mv0", weight: 0 }],

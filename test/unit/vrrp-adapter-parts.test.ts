@@ -12,7 +12,7 @@ import { initialState, step } from "../../src/vrrp/core.ts";
 import { hookCommands, Notifier, runHook } from "../../src/vrrp/notify.ts";
 import { buildSpec } from "../../src/vrrp/spec.ts";
 import type { CoreAction } from "../../src/vrrp/types.ts";
-import { spec } from "./vrrp-fixtures.ts";
+import { advert, spec } from "./vrrp-fixtures.ts";
 
 describe("config mapping", () => {
   test("the dr-web-a example maps onto a checked spec in keepalived's terms", async () => {
@@ -136,7 +136,7 @@ describe("core details the adapter relies on", () => {
     expect(r.actions.filter((a) => a.kind === "garp").length).toBe(2);
   });
   test("garp_master_refresh: one more GARP round per period while master", () => {
-    const s = spec({ priority: 255, garp_master_refresh: 5 });
+    const s = spec({ priority: 255, garp_master_refresh: 5, garp_master_delay: 0 });
     let r = step(initialState([s]), { kind: "start" }, 0);
     const garps: number[] = [];
     for (let t = 0; t <= 12_000; ) {
@@ -145,5 +145,38 @@ describe("core details the adapter relies on", () => {
       for (const a of r.actions) if (a.kind === "garp") garps.push(a.count);
     }
     expect(garps).toEqual([1, 1]);
+  });
+  // Gratuitous rounds as [time, count], collected while stepping the core through its own timers.
+  const garpRounds = (r: ReturnType<typeof step>, untilMs: number, input?: (t: number) => boolean) => {
+    const rounds: [number, number][] = [];
+    for (const a of r.actions) if (a.kind === "garp") rounds.push([0, a.count]);
+    for (let t = 0; t <= untilMs; ) {
+      t = Math.min(r.wakeAtMs, untilMs + 1);
+      r = step(r.state, { kind: "tick" }, t);
+      for (const a of r.actions) if (a.kind === "garp") rounds.push([t, a.count]);
+      if (input?.(t)) break;
+    }
+    return { rounds, last: r };
+  };
+  test("garp_master_delay: a second full round after taking over (keepalived's default 5 s), then none", () => {
+    const s = spec({ priority: 255, garp_master_repeat: 3 });
+    const { rounds } = garpRounds(step(initialState([s]), { kind: "start" }, 0), 20_000);
+    expect(rounds).toEqual([
+      [0, 3],
+      [5000, 3],
+    ]);
+    const off = spec({ priority: 255, garp_master_delay: 0 });
+    expect(garpRounds(step(initialState([off]), { kind: "start" }, 0), 20_000).rounds).toEqual([[0, 5]]);
+  });
+  test("garp_master_delay: answering a lower master schedules another round after the delay", () => {
+    const s = spec({ priority: 255, garp_master_delay: 2 });
+    const first = garpRounds(step(initialState([s]), { kind: "start" }, 0), 3000);
+    expect(first.rounds.map(([t]) => t)).toEqual([0, 2000]);
+    // A lower-priority master appears (a healed partition) at t = 10 s: answer at once, and again 2 s later.
+    let r = step(first.last.state, { kind: "tick" }, 9_500);
+    r = step(r.state, { kind: "packet", instance: s.name, advert: advert(100, "10.0.0.9") }, 10_000);
+    expect(r.actions.filter((a) => a.kind === "garp").length).toBe(1);
+    const after = garpRounds(r, 13_000);
+    expect(after.rounds.filter(([t]) => t > 10_000).map(([t]) => t)).toEqual([12_000]);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { type CoreState, initialState, type StepResult, step } from "../../src/vrrp/core.ts";
-import type { Advert, CoreAction, CoreInput, SyncGroupSpec, VrrpInstanceSpec } from "../../src/vrrp/types.ts";
-import { spec } from "./vrrp-fixtures.ts";
+import type { CoreAction, CoreInput, SyncGroupSpec, VrrpInstanceSpec } from "../../src/vrrp/types.ts";
+import { advert, spec } from "./vrrp-fixtures.ts";
 
 /** Drives one core and remembers its actions. */
 class Driver {
@@ -23,15 +23,6 @@ class Driver {
   }
 }
 
-const advert = (priority: number, source = "10.0.0.2", intervalCs = 100): Advert => ({
-  version: 3,
-  family: 4,
-  vrid: 51,
-  priority,
-  intervalCs,
-  addresses: ["10.0.0.100"],
-  source,
-});
 const kinds = (a: CoreAction[]) => a.map((x) => x.kind);
 
 describe("RFC 5798 state machine", () => {

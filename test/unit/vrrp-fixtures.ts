@@ -1,6 +1,6 @@
 // Shared builders for the VRRP unit tests and the simulation.
 import { buildSpec, type VrrpInstanceInput } from "../../src/vrrp/spec.ts";
-import type { VrrpInstanceSpec } from "../../src/vrrp/types.ts";
+import type { Advert, VrrpInstanceSpec } from "../../src/vrrp/types.ts";
 
 export function spec(over: Partial<VrrpInstanceInput> & { src?: string } = {}): VrrpInstanceSpec {
   const { src, ...rest } = over;
@@ -16,4 +16,9 @@ export function spec(over: Partial<VrrpInstanceInput> & { src?: string } = {}): 
     },
     src ?? "10.0.0.1",
   );
+}
+
+/** An advert of VRID 51 for 10.0.0.100, as the peers in these tests send it. */
+export function advert(priority: number, source = "10.0.0.2", intervalCs = 100): Advert {
+  return { version: 3, family: 4, vrid: 51, priority, intervalCs, addresses: ["10.0.0.100"], source };
 }

@@ -48,6 +48,7 @@ export const INSTANCE_KEYS = [
   "garp_master_repeat",
   "garp_interval",
   "garp_master_refresh",
+  "garp_master_delay",
   "use_vmac",
   ...NOTIFY_KEYS,
 ];
@@ -342,6 +343,7 @@ function readInstance(
     garp_master_repeat: t.int("garp_master_repeat", 0, 255) ?? d.garp_master_repeat,
     garp_interval: t.seconds("garp_interval", 0, 10) ?? d.garp_interval,
     garp_master_refresh: t.int("garp_master_refresh", 0, 86400) ?? d.garp_master_refresh,
+    garp_master_delay: t.int("garp_master_delay", 0, 86400) ?? d.garp_master_delay,
     use_vmac: t.bool("use_vmac") ?? d.use_vmac,
     ...readNotify(t),
     pos: ctx.sourcePos(path),
