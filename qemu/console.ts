@@ -32,6 +32,25 @@ export class SerialLog {
     }
   }
 
+  /** Waits for an event line matching `pred` among the events after the first `skip`; returns it. */
+  async waitForEvent(
+    pred: (e: Record<string, unknown>) => boolean,
+    timeoutMs: number,
+    skip = 0,
+  ): Promise<Record<string, unknown>> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const found = this.events().slice(skip).find(pred);
+      if (found !== undefined) return found;
+      if (performance.now() > deadline) {
+        throw new Error(
+          `serial ${this.path}: no such event within ${timeoutMs} ms; last lines:\n${this.tail(15)}`,
+        );
+      }
+      await Bun.sleep(POLL_MS);
+    }
+  }
+
   tail(lines: number): string {
     return this.text().split("\n").slice(-lines).join("\n");
   }

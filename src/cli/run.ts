@@ -1,14 +1,17 @@
 // `fulcrum run CONFIG`: the appliance daemon. Loads the config, brings the box to it, and keeps
 // running until SIGTERM/SIGINT. A config that does not validate is refused with the same messages
-// as `fulcrum check`.
+// as `fulcrum check`. On the box the same command is PID 1, which does the init duties and runs the
+// daemon as a supervised child process (the same command again, told so by its environment).
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatConfigError, loadConfigFile, parseConfig } from "../config/load.ts";
 import { Daemon } from "../daemon/daemon.ts";
 import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
+import { type BootInfo, bootStillCounted, readBootInfo } from "../system/boot.ts";
+import { DaemonProcess, SUPERVISED_ENV } from "../system/daemon-process.ts";
 import { DATA_MOUNT_POINT } from "../system/datapart.ts";
-import { isPid1, startPid1 } from "../system/pid1.ts";
+import { isPid1, type Pid1, startPid1 } from "../system/pid1.ts";
 import { DEFAULT_CONFIG_TOML } from "../system/provision.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 import type { CliIo } from "./cli.ts";
@@ -16,16 +19,72 @@ import type { CliIo } from "./cli.ts";
 export async function runCommand(path: string, io: CliIo): Promise<number> {
   const log = createLogger();
   const events = new EventBus(log);
-  // On the box we are init: mount, load modules, bring up /data (where the config lives) first.
-  const pid1 = isPid1() ? await startPid1(events) : undefined;
+  // On the box we are init: mount, load modules, bring up /data, then run the daemon as our child.
+  if (isPid1()) return runInit(path, events);
+  const supervised = process.env[SUPERVISED_ENV] === "1";
+  if (supervised) await awaitInitDone(events);
+  return runDaemon(path, io, log, events, supervised);
+}
+
+/** PID 1: init duties, then keep the daemon process running until a power-off or reboot is asked for. */
+async function runInit(path: string, events: EventBus): Promise<never> {
+  let boot: BootInfo | undefined;
+  let pid1: Pid1 | undefined;
+  const daemon = new DaemonProcess({
+    cmd: [process.execPath, process.argv[1] ?? "fulcrum", "run", path],
+    events,
+    bootCounted: () => boot !== undefined && bootStillCounted(boot),
+    reboot: (reason) => pid1?.requestPower("reboot", reason),
+  });
+  // Started as soon as /proc, /sys and /dev exist: it loads its code while we load modules and mount /data.
+  pid1 = await startPid1(events, { apiFilesystemsReady: () => daemon.start() });
+  boot = pid1.boot;
+  daemon.release();
+  const action = await pid1.powerRequested;
+  // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
+  await daemon
+    .stop()
+    .catch((err: unknown) =>
+      events.emit({ event: "fulcrum.stop_failed", reason: `daemon stop failed: ${String(err)}` }),
+    );
+  return pid1.shutdown(action, "daemon stopped");
+}
+
+/** Supervised: PID 1 writes a line to our stdin once /data and the config are in place. */
+async function awaitInitDone(events: EventBus): Promise<void> {
+  const INIT_WAIT_MS = 300_000;
+  const reader = Bun.stdin.stream().getReader();
+  const timeout = new Promise<"timeout">((resolve) => setTimeout(() => resolve("timeout"), INIT_WAIT_MS));
+  const line = (async () => {
+    let seen = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done || value.includes(10)) return "go";
+      seen += value.length;
+      if (seen > 64) return "go"; // not a handshake we know: don't wait on it
+    }
+  })();
+  if ((await Promise.race([line, timeout])) === "timeout") {
+    events.emit({ event: "fulcrum.init_wait_timeout", reason: "PID 1 did not say go; starting anyway" });
+  }
+  reader.releaseLock();
+}
+
+async function runDaemon(
+  path: string,
+  io: CliIo,
+  log: ReturnType<typeof createLogger>,
+  events: EventBus,
+  onBox: boolean,
+): Promise<number> {
   let loaded = await loadConfigFile(path);
   if (!loaded.ok) {
     for (const e of loaded.errors) io.err(`${formatConfigError(e)}\n`);
     events.emit({ event: "config.rejected", reason: `${loaded.errors.length} problem(s) in ${path}`, path });
-    if (pid1 === undefined) return 1;
-    // PID 1 cannot refuse to run: keep the box reachable on the safe default, and say so.
+    if (!onBox) return 1;
+    // The box cannot refuse to run: keep it reachable on the safe default, and say so.
     loaded = parseConfig(DEFAULT_CONFIG_TOML, "(built-in safe default)");
-    if (!loaded.ok) return pid1.shutdown("reboot", "the built-in default config does not validate");
+    if (!loaded.ok) return 1;
     events.emit({
       event: "config.fallback",
       reason: `running on the SAFE DEFAULT config (console up, no VIPs) until ${path} is fixed`,
@@ -44,40 +103,21 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
     log,
     events,
     configPath: path,
-    dataDir:
-      pid1 !== undefined
-        ? DATA_MOUNT_POINT
-        : (process.env["FULCRUM_DATA_DIR"] ?? join(tmpdir(), "fulcrum-data")),
+    dataDir: onBox ? DATA_MOUNT_POINT : (process.env["FULCRUM_DATA_DIR"] ?? join(tmpdir(), "fulcrum-data")),
     stateDir: process.env["FULCRUM_STATE_DIR"] ?? "/run/fulcrum",
-    bootSlot: pid1?.boot.slot ?? "dev",
-    reboot: pid1 === undefined ? null : (reason) => pid1.requestPower("reboot", reason),
+    bootSlot: onBox ? (readBootInfo().slot ?? "?") : "dev",
+    // PID 1 owns power: SIGTERM asks it for an orderly reboot (it stops us first).
+    reboot: onBox ? () => process.kill(1, "SIGTERM") : null,
   });
   // keepalived's convention: SIGHUP re-reads the config (only what changed is applied).
   process.on("SIGHUP", () => void daemon.reload(true));
-
-  const stopped =
-    pid1 !== undefined
-      ? pid1.powerRequested
-      : new Promise<string>((resolve) => {
-          process.once("SIGTERM", () => resolve("SIGTERM"));
-          process.once("SIGINT", () => resolve("SIGINT"));
-        });
+  const stopped = new Promise<string>((resolve) => {
+    process.once("SIGTERM", () => resolve("SIGTERM"));
+    process.once("SIGINT", () => resolve("SIGINT"));
+  });
   events.emit({ event: "fulcrum.ready", reason: "fulcrum ready", pid: process.pid });
   const signal = await stopped;
   events.emit({ event: "fulcrum.stopping", reason: `received ${signal}` });
-  if (pid1 !== undefined) {
-    // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
-    await daemon
-      .stop()
-      .catch((err: unknown) =>
-        events.emit({ event: "fulcrum.stop_failed", reason: `daemon stop failed: ${String(err)}` }),
-      );
-    return pid1.shutdown(pid1Action(signal), "daemon stopped");
-  }
   await daemon.stop();
   return 0;
-}
-
-function pid1Action(request: string): "poweroff" | "reboot" | "halt" {
-  return request === "poweroff" || request === "halt" ? request : "reboot";
 }

@@ -1,6 +1,6 @@
 // Which slot and release this boot came from: the root mount, its GPT label (fulcrum_<version>), and
 // on UEFI boots what systemd-boot told us in its EFI variables (the entry and its try counter).
-import { existsSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { MS, mount, sync, umount } from "../../ffi/system.ts";
 import { diskOfPartition, listPartitions, parseUevent } from "./datapart.ts";
@@ -95,6 +95,27 @@ export type BlessResult =
   | { readonly blessed: true; readonly from: string; readonly to: string }
   | { readonly blessed: false; readonly reason: string };
 
+/** Written once this boot is blessed: the loader's variables still name the counted entry afterwards. */
+export const BLESSED_MARKER = "/run/fulcrum/boot-blessed";
+
+function markBlessed(): void {
+  try {
+    mkdirSync("/run/fulcrum", { recursive: true });
+    writeFileSync(BLESSED_MARKER, `${Date.now()}\n`);
+  } catch {
+    // only PID 1's crash-loop rule reads it; at worst a crash loop reboots a slot that was good
+  }
+}
+
+/** The boot loader still counts this boot's tries: it was started from a counted entry, not yet blessed. */
+export function bootStillCounted(info: BootInfo): boolean {
+  return (
+    info.loaderEntry !== undefined &&
+    blessedName(info.loaderEntry) !== undefined &&
+    !existsSync(BLESSED_MARKER)
+  );
+}
+
 /**
  * Marks the running UKI good: systemd-boot stops counting its tries once the counter is gone from
  * its file name. Call it when the box has proven healthy (the updater's bless_after). Never throws.
@@ -122,6 +143,7 @@ export function blessBoot(info: BootInfo = readBootInfo()): BlessResult {
     const dir = join(ESP_MOUNT_POINT, "EFI", "Linux");
     renameSync(join(dir, info.loaderEntry), join(dir, to));
     sync();
+    markBlessed();
     return { blessed: true, from: info.loaderEntry, to };
   } catch (err) {
     return { blessed: false, reason: `rename failed: ${String(err)}` };

@@ -1,5 +1,6 @@
 // fulcrum as PID 1: everything an init does on this box, in order, before the daemon reads its config.
-//   mounts -> (modules || data partition) -> config provisioning -> watchdog, reaper, debug shell
+//   mounts -> (daemon process starts loading) -> (modules || data partition) -> config provisioning
+//   -> watchdog, reaper, debug shell
 // and, at the end of the box's life, an orderly power-off or reboot (PID 1 must never just exit:
 // the kernel panics when init dies).
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
@@ -44,8 +45,13 @@ export function isPid1(): boolean {
   return process.pid === 1;
 }
 
+export interface Pid1Hooks {
+  /** /proc, /sys, /dev, /run and /tmp are mounted: processes can be started from here on. */
+  readonly apiFilesystemsReady?: () => void;
+}
+
 /** Runs the init duties. Only a failure to mount /proc, /sys or /dev throws (nothing works without them). */
-export async function startPid1(events: EventSink): Promise<Pid1> {
+export async function startPid1(events: EventSink, hooks: Pid1Hooks = {}): Promise<Pid1> {
   const started = performance.now();
   const mounts = mountAll(EARLY_MOUNTS);
   // efivarfs only exists on UEFI boots; its absence on a direct kernel boot is not a failure.
@@ -57,6 +63,7 @@ export async function startPid1(events: EventSink): Promise<Pid1> {
     failed,
   });
   setHostname("fulcrum");
+  hooks.apiFilesystemsReady?.();
   try {
     reboot("cadOff"); // Ctrl-Alt-Del becomes SIGINT to us instead of an instant reboot
   } catch {

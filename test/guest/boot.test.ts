@@ -134,6 +134,35 @@ describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab ima
   }, 30_000);
 
   test(
+    "the daemon is PID 1's child; kill -9 of it: PID 1 says why and starts it again at once",
+    async () => {
+      const pid = (await guest.shell.check("cat /run/fulcrum/daemon.pid")).trim();
+      expect(pid).toMatch(/^\d+$/);
+      expect(pid).not.toBe("1");
+      expect((await guest.shell.check(`cut -d' ' -f4 /proc/${pid}/stat`)).trim()).toBe("1");
+      expect((await guest.shell.check(`tr '\\0' ' ' < /proc/${pid}/cmdline`)).trim()).toBe(
+        "/usr/lib/fulcrum/bun /usr/lib/fulcrum/fulcrum.js run /data/config/fulcrum.toml",
+      );
+      const seen = guest.serial.events().length;
+      await guest.shell.check(`kill -9 ${pid}`);
+      const exited = await guest.serial.waitForEvent(
+        (e) => e["event"] === "system.daemon_exited",
+        20_000,
+        seen,
+      );
+      expect(exited["signal"]).toBe("SIGKILL");
+      expect(exited["decision"]).toBe("restart");
+      expect(String(exited["reason"])).toContain("killed by SIGKILL; restarting it (exit 1 within 60 s)");
+      await guest.serial.waitForEvent((e) => e["event"] === "fulcrum.ready", BOOT_TIMEOUT_MS, seen);
+      const again = (await guest.shell.check("cat /run/fulcrum/daemon.pid")).trim();
+      expect(again).toMatch(/^\d+$/);
+      expect(again).not.toBe(pid);
+      expect((await guest.shell.check(`cut -d' ' -f4 /proc/${again}/stat`)).trim()).toBe("1");
+    },
+    BOOT_TIMEOUT_MS + 30_000,
+  );
+
+  test(
     "power-off through PID 1 is orderly, and the data partition survives the next boot",
     async () => {
       await guest.shell.run("kill -USR2 1", 5_000).catch(() => undefined); // the shell dies with the box
