@@ -143,11 +143,20 @@ for (const version of [3, 2] as const) {
         await waitFor("keepalived master", () => ka.state() === "master", takeoverMs + 2000);
         ka.watchChild();
         await waitFor("fulcrum backup following keepalived", () => fu.role() === "backup", 2000);
-        // fulcrum hears keepalived's adverts and accepts them (no drops by reason).
-        fu.send({ stats: true });
-        const stats = await waitFor("stats", () => fu.events.findLast((e) => e.event === "vrrp.stats"), 3000);
-        const s = stats["stats"] as { accepted: number; drops: Record<string, number> };
-        expect(s.accepted).toBeGreaterThan(0);
+        // fulcrum hears keepalived's adverts and accepts them (no drops by reason). Backup is also where
+        // fulcrum starts, so ask for its counters until the first advert has been accepted.
+        type Stats = { accepted: number; drops: Record<string, number> };
+        let asked = 0;
+        const s = await waitFor(
+          "fulcrum accepted keepalived's adverts",
+          () => {
+            const last = fu.events.findLast((e) => e.event === "vrrp.stats")?.["stats"] as Stats | undefined;
+            if (last !== undefined && last.accepted > 0) return last;
+            if (asked++ % 20 === 0) fu.send({ stats: true });
+            return undefined;
+          },
+          5000,
+        );
         expect(Object.values(s.drops).reduce((a, b) => a + b, 0)).toBe(0);
         expect(lab.hasAddress("f", VIP)).toBe(false);
         await clientArpMovesTo("k");
