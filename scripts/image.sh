@@ -82,12 +82,14 @@ build_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)$(git diff -
 
 # Stage what mkosi adds on top of the packages: the baseline Bun, the bundle, and the image manifest.
 rm -rf "$STAGE" && mkdir -p "$STAGE/usr/lib/fulcrum"
-# The app and each Worker as its own bundle (ffi/worker-url.ts finds them next to fulcrum.js).
+# The app and each Worker as its own bundle (ffi/worker-url.ts finds them next to fulcrum.js). The app,
+# which every boot starts twice (PID 1 and the daemon), ships as CommonJS with precompiled bytecode
+# (fulcrum.js.jsc): under emulation that halves the time to load it.
 bundle() {
-  "$BUN" build "$1" --target=bun --minify-syntax --minify-whitespace \
+  "$BUN" build "$1" --target=bun --minify-syntax --minify-whitespace "${@:3}" \
     --define "FULCRUM_BUILD_ID=\"$build_id\"" --outdir "$STAGE/usr/lib/fulcrum" --entry-naming "$2.[ext]" >/dev/null
 }
-bundle src/main.ts fulcrum
+bundle src/main.ts fulcrum --format=cjs --bytecode
 bundle src/vrrp/worker.ts vrrp-worker
 bundle ffi/fd-watch-worker.ts fd-watch-worker
 cp "$BASELINE_BUN" "$STAGE/usr/lib/fulcrum/bun"

@@ -4,4 +4,5 @@ import { runCli } from "./cli/cli.ts";
 
 // Exit as soon as the command is done: the daemon has already stopped its parts in order, and a worker
 // or timer still winding down must not hold the process (or a restart) up. Logs are written synchronously.
-process.exit(await runCli(process.argv.slice(2)));
+// (No top-level await: the image's bundle is CommonJS so that it can ship as precompiled bytecode.)
+void runCli(process.argv.slice(2)).then((code) => process.exit(code));

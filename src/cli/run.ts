@@ -5,7 +5,6 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatConfigError, loadConfigFile, parseConfig } from "../config/load.ts";
-import { Daemon } from "../daemon/daemon.ts";
 import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
 import { type BootInfo, bootStillCounted, readBootInfo } from "../system/boot.ts";
@@ -99,6 +98,8 @@ async function runDaemon(
     build: BUILD_ID,
   });
 
+  // Imported here, not at the top: PID 1 runs this file too and must not pay for evaluating the daemon.
+  const { Daemon } = await import("../daemon/daemon.ts");
   const daemon = await Daemon.start(loaded.config, {
     log,
     events,

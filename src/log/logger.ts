@@ -1,6 +1,5 @@
 // Logging: JSON lines by default (machines read them), human-readable on a terminal (people read them).
 import pino, { type Logger } from "pino";
-import pretty from "pino-pretty";
 
 export type { Logger };
 
@@ -20,6 +19,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { app: "fulcrum" },
   };
   if (wantPretty) {
+    // Loaded only when wanted: evaluating it costs a noticeable part of the box's boot under emulation.
+    const pretty = require("pino-pretty") as typeof import("pino-pretty");
     return pino(
       base,
       pretty({

@@ -23,6 +23,7 @@ const LAB_ONLY = [
 const BOTH = [
   "/usr/lib/fulcrum/bun",
   "/usr/lib/fulcrum/fulcrum.js",
+  "/usr/lib/fulcrum/fulcrum.js.jsc", // its precompiled bytecode
   "/usr/lib/fulcrum/init",
   "/usr/sbin/modprobe",
   "/usr/sbin/sfdisk",

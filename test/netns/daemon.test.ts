@@ -94,7 +94,9 @@ describe.skipIf(!isRoot())("fulcrum run in a namespace", () => {
     dir = mkdtempSync(join(tmpdir(), "fdm-"));
     cfg = join(dir, "fulcrum.toml");
     writeFileSync(cfg, config(150));
-    proc = Bun.spawn(["ip", "netns", "exec", ns.name, BUN, join(ROOT, "src/main.ts"), "run", cfg], {
+    // FULCRUM_DAEMON_ENTRY runs another build of the same CLI, e.g. the image's bundle.
+    const entry = process.env["FULCRUM_DAEMON_ENTRY"] ?? join(ROOT, "src/main.ts");
+    proc = Bun.spawn(["ip", "netns", "exec", ns.name, BUN, entry, "run", cfg], {
       stdout: "pipe",
       stderr: "pipe",
       env: {

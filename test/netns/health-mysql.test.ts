@@ -201,6 +201,9 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
         },
       ]);
       await waitFor(() => engine.pool("db")?.length === 1, 5000, "db up");
+      // Bounds are fall x interval (+ timeout); the slack only absorbs a busy machine's scheduling
+      // (bench/health-bench.ts measures the real figures).
+      const SCHEDULING_SLACK_MS = 1500;
       const stoppedAt = performance.now();
       db.proc.signal("SIGSTOP");
       const down = await waitFor(() => events.find((x) => x.e.event === "health.real.down"), 5000, "db down");
@@ -217,8 +220,8 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
       console.log(
         `mariadb SIGSTOP: down after ${downAfter.toFixed(0)} ms, up ${upAfter.toFixed(0)} ms after SIGCONT`,
       );
-      expect(downAfter).toBeLessThanOrEqual(2 * interval + timeout + 250);
-      expect(upAfter).toBeLessThanOrEqual(2 * interval + 250);
+      expect(downAfter).toBeLessThanOrEqual(2 * interval + timeout + SCHEDULING_SLACK_MS);
+      expect(upAfter).toBeLessThanOrEqual(2 * interval + SCHEDULING_SLACK_MS);
       expect(engine.pool("db")).toHaveLength(1);
 
       const killedAt = performance.now();
@@ -229,7 +232,7 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
         "db down after kill",
       );
       expect(killed.e.reason).toBe(`connection refused from ${target.address}:3306, 2/2 fails`);
-      expect(killed.at - killedAt).toBeLessThanOrEqual(2 * interval + timeout + 250);
+      expect(killed.at - killedAt).toBeLessThanOrEqual(2 * interval + timeout + SCHEDULING_SLACK_MS);
       expect(engine.pool("db")).toEqual([]);
       await db.restart(lab);
       const restartedAt = performance.now();
@@ -238,7 +241,7 @@ describe.skipIf(!isRoot)("mysql checks against MariaDB in a namespace", () => {
         10_000,
         "db up after restart",
       );
-      expect(back.at - restartedAt).toBeLessThanOrEqual(2 * interval + 250);
+      expect(back.at - restartedAt).toBeLessThanOrEqual(2 * interval + SCHEDULING_SLACK_MS);
       console.log(
         `mariadb SIGKILL: down after ${(killed.at - killedAt).toFixed(0)} ms; up again after restart`,
       );

@@ -184,7 +184,8 @@ describe.skipIf(!isRoot)("vrrp on the wire (netns)", () => {
         },
         2000,
       );
-      expect(took.t - killedAt).toBeLessThan(36 + 60); // MDI 36.1 ms, plus scheduling slack
+      expect(took.t - killedAt).toBeLessThan(250); // MDI 36.1 ms; the slack absorbs a busy machine, and
+      // the bound still tells it from 100 ms adverts' 341 ms (bench/vrrp-failover.ts measures the gap)
     } finally {
       r1.kill("SIGKILL");
       r2.kill("SIGKILL");

@@ -1,8 +1,9 @@
 // Who may log in over SSH: users and their public keys come from config, each with a role. Public-key
 // authentication only; there are no passwords to guess. Keys that do not parse are reported, not fatal.
-import { utils } from "ssh2";
+
 import type { Role } from "../../state/actions.ts";
 import { fingerprintOf } from "./hostkey.ts";
+import { ssh2 } from "./ssh2.ts";
 
 export interface SshUser {
   readonly name: string;
@@ -34,7 +35,7 @@ export class AuthorizedUsers {
     for (const user of users.slice(0, MAX_USERS)) {
       const keys: AuthorizedKey[] = [];
       user.keys.slice(0, MAX_KEYS_PER_USER).forEach((line, index) => {
-        const parsed = utils.parseKey(line.trim());
+        const parsed = ssh2().utils.parseKey(line.trim());
         if (parsed instanceof Error || Array.isArray(parsed)) {
           const reason = parsed instanceof Error ? parsed.message : "several keys on one line";
           this.problems.push({

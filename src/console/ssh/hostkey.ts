@@ -3,7 +3,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { utils } from "ssh2";
+import { ssh2 } from "./ssh2.ts";
 
 export const HOST_KEY_FILE = "ssh_host_ed25519_key";
 
@@ -25,7 +25,7 @@ export function loadOrCreateHostKey(dir: string): HostKey {
   let created = false;
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "fulcrum host key" });
+    const pair = ssh2().utils.generateKeyPairSync("ed25519", { comment: "fulcrum host key" });
     // Write-then-rename, so a power cut never leaves a half-written key that blocks every later start.
     const temporary = `${path}.tmp-${process.pid}`;
     writeFileSync(temporary, pair.private, { mode: 0o600 });
@@ -35,7 +35,7 @@ export function loadOrCreateHostKey(dir: string): HostKey {
   }
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
   const privateKey = readFileSync(path, "utf8");
-  const parsed = utils.parseKey(privateKey);
+  const parsed = ssh2().utils.parseKey(privateKey);
   if (parsed instanceof Error) throw new HostKeyError(`${path}: not a usable private key: ${parsed.message}`);
   if (parsed.type !== "ssh-ed25519")
     throw new HostKeyError(`${path}: expected an ssh-ed25519 key, found ${parsed.type}`);

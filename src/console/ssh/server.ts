@@ -2,13 +2,14 @@
 // CLI command, and a shell without a terminal (`echo "show vrrp" | ssh -T user@box`) runs commands line
 // by line. Public-key login only, roles from config; every bound below is explicit.
 import type { Logger } from "pino";
-import { type Connection, Server, type ServerChannel, type Session } from "ssh2";
+import type { Connection, ServerChannel, Session } from "ssh2";
 import type { ActionHandler, Actor, Role } from "../../state/actions.ts";
 import type { BoxSnapshot } from "../../state/snapshot.ts";
 import { type CliContext, runConsoleCommand } from "../cli/commands.ts";
 import { TuiSession } from "../tui/session.ts";
 import { AuthorizedUsers, type SshUser } from "./auth.ts";
 import { loadOrCreateHostKey } from "./hostkey.ts";
+import { ssh2 } from "./ssh2.ts";
 
 export interface SshServerOptions {
   /** Address to listen on, e.g. "0.0.0.0" or the management interface's address. */
@@ -62,7 +63,7 @@ export async function startSshServer(opts: SshServerOptions): Promise<SshServerH
     keepaliveInterval: 15_000,
     keepaliveCountMax: 4,
   };
-  const server = new Server(serverConfig, (client, info) => {
+  const server = new (ssh2().Server)(serverConfig, (client, info) => {
     const remote = info.ip;
     // First: an 'error' event with no listener would throw out of the event loop.
     client.on("error", (err) =>

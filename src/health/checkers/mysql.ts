@@ -10,7 +10,7 @@
 // plugins handled by the library), run the query, optionally require the server to be writable or a
 // replica's lag to stay under a bound, and close with COM_QUIT (conn.end()).
 import { createConnection as netConnect, type Socket } from "node:net";
-import mysql from "mysql2";
+import type mysql from "mysql2";
 import type { Checker, MysqlCheckSpec } from "../types.ts";
 import { describeError, oneShot } from "./common.ts";
 import {
@@ -106,7 +106,9 @@ const queryCheck: Checker<MysqlCheckSpec> = (spec, target, signal) => {
     signal,
     spec.timeoutMs,
     (settle) => {
-      const c = mysql.createConnection({
+      // Loaded on the first MySQL check: most boxes never run one, and evaluating it slows every boot.
+      const { createConnection } = require("mysql2") as typeof import("mysql2");
+      const c = createConnection({
         host: target.address,
         port: target.port,
         user: spec.user ?? "",
