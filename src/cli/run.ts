@@ -39,6 +39,7 @@ async function runInit(path: string, events: EventBus): Promise<never> {
   pid1 = await startPid1(events, { apiFilesystemsReady: () => daemon.start() });
   boot = pid1.boot;
   daemon.release();
+  void pid1.loadDeferredModules();
   const action = await pid1.powerRequested;
   // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
   await daemon

@@ -10,10 +10,16 @@ import { describeFailure, exec } from "./exec.ts";
 
 export const MODPROBE = "/usr/sbin/modprobe";
 
-/** crc32c first: the soft dependency of libcrc32c, which ip_vs needs. */
-export const REQUIRED_MODULES: readonly string[] = [
-  "crc32c_generic",
-  "ip_vs",
+/** Loaded before the daemon starts. crc32c first: the soft dependency of libcrc32c, which ip_vs needs. */
+export const BOOT_MODULES: readonly string[] = ["crc32c_generic", "ip_vs"];
+
+/**
+ * Loaded right after the daemon is released, off the boot's critical path. Nothing waits for them: the
+ * kernel itself asks modprobe for each of these the moment it is first needed (IPVS for a scheduler by
+ * name, rtnetlink for a link kind, a socket for its family), so a daemon quicker than this list is served
+ * all the same. Loading them anyway keeps `lsmod` honest and the first use fast.
+ */
+export const DEFERRED_MODULES: readonly string[] = [
   "ip_vs_rr",
   "ip_vs_wrr",
   "ip_vs_lc",
@@ -34,6 +40,8 @@ export const REQUIRED_MODULES: readonly string[] = [
   "bonding",
   "af_packet",
 ];
+
+export const REQUIRED_MODULES: readonly string[] = [...BOOT_MODULES, ...DEFERRED_MODULES];
 
 export interface ModuleReport {
   readonly loaded: readonly string[];
@@ -137,8 +145,8 @@ export function kernelRelease(): string {
   return readText("/proc/sys/kernel/osrelease").trim();
 }
 
-/** Loads drivers for the present devices, then the required set; reports what is in the kernel. */
-export async function loadModules(required: readonly string[] = REQUIRED_MODULES): Promise<ModuleReport> {
+/** Loads drivers for the present devices, then the boot set; reports what is in the kernel. */
+export async function loadModules(required: readonly string[] = BOOT_MODULES): Promise<ModuleReport> {
   const started = performance.now();
   const errors: string[] = [];
   if (!existsSync(MODPROBE)) errors.push(`${MODPROBE} missing: no modules can be loaded`);
@@ -152,10 +160,30 @@ export async function loadModules(required: readonly string[] = REQUIRED_MODULES
   ]);
   if (coldplug?.timedOut) errors.push(describeFailure(coldplug));
   if (fixed.code !== 0) errors.push(describeFailure(fixed));
+  return report(required, started, errors, aliases.length);
+}
+
+/** Loads the rest of the fixed set (no coldplug); reports what is in the kernel. */
+export async function loadDeferredModules(
+  modules: readonly string[] = DEFERRED_MODULES,
+): Promise<ModuleReport> {
+  const started = performance.now();
+  const errors: string[] = [];
+  const r = await exec([MODPROBE, "-a", ...modules], { timeoutMs: 60_000 });
+  if (r.code !== 0) errors.push(describeFailure(r));
+  return report(modules, started, errors, 0);
+}
+
+function report(
+  wanted: readonly string[],
+  started: number,
+  errors: string[],
+  coldplugAliases: number,
+): ModuleReport {
   const classified = classifyModules(
-    required,
+    wanted,
     parseProcModules(readText("/proc/modules")),
     parseModulesBuiltin(readText(`/usr/lib/modules/${kernelRelease()}/modules.builtin`)),
   );
-  return { ...classified, coldplugAliases: aliases.length, ms: performance.now() - started, errors };
+  return { ...classified, coldplugAliases, ms: performance.now() - started, errors };
 }

@@ -10,7 +10,7 @@ import { type BootInfo, readBootInfo } from "./boot.ts";
 import { type DataReport, ensureDataPartition } from "./datapart.ts";
 import { type DebugShell, startDebugShell } from "./debug-shell.ts";
 import { type ImageInfo, readImageInfo } from "./image-info.ts";
-import { loadModules, type ModuleReport } from "./modules.ts";
+import { loadDeferredModules, loadModules, type ModuleReport } from "./modules.ts";
 import { EARLY_MOUNTS, EFIVARFS_MOUNT, mountAll } from "./mounts.ts";
 import {
   kernelPowerAction,
@@ -37,6 +37,8 @@ export interface Pid1 {
   /** Resolves with what was asked for: a signal to PID 1, the power button, or requestPower(). */
   readonly powerRequested: Promise<PowerAction>;
   requestPower(action: PowerAction, reason: string): void;
+  /** Loads the modules nothing waits for (see DEFERRED_MODULES) and reports them; never throws. */
+  loadDeferredModules(): Promise<void>;
   /** Stops everything, releases the data partition and powers off or reboots. Never returns. */
   shutdown(action: PowerAction, reason: string): Promise<never>;
 }
@@ -80,14 +82,7 @@ export async function startPid1(events: EventSink, hooks: Pid1Hooks = {}): Promi
   });
 
   const [modules, data] = await Promise.all([loadModules(), ensureDataPartition()]);
-  events.emit({
-    event: "system.modules",
-    reason: `kernel modules: ${modules.loaded.length} loaded, ${modules.builtin.length} built in, ${modules.failed.length} failed${modules.failed.length > 0 ? ` (${modules.failed.join(", ")})` : ""}`,
-    failed: modules.failed,
-    ms: Math.round(modules.ms),
-    coldplugAliases: modules.coldplugAliases,
-    errors: modules.errors,
-  });
+  events.emit(modulesEvent("system.modules", "kernel modules", modules));
   events.emit({
     event: "system.data",
     reason:
@@ -182,7 +177,41 @@ export async function startPid1(events: EventSink, hooks: Pid1Hooks = {}): Promi
     ms: Math.round(performance.now() - started),
     uptimeS,
   });
-  return { image, boot, modules, data, config, powerRequested, requestPower, shutdown };
+  const loadDeferred = async (): Promise<void> => {
+    const deferred = await loadDeferredModules().catch((err: unknown) => ({
+      loaded: [],
+      builtin: [],
+      failed: [],
+      coldplugAliases: 0,
+      ms: 0,
+      errors: [String(err)],
+    }));
+    events.emit(
+      modulesEvent("system.modules_deferred", "kernel modules loaded after the daemon's start", deferred),
+    );
+  };
+  return {
+    image,
+    boot,
+    modules,
+    data,
+    config,
+    powerRequested,
+    requestPower,
+    loadDeferredModules: loadDeferred,
+    shutdown,
+  };
+}
+
+function modulesEvent(event: string, what: string, m: ModuleReport): BoxEvent {
+  return {
+    event,
+    reason: `${what}: ${m.loaded.length} loaded, ${m.builtin.length} built in, ${m.failed.length} failed${m.failed.length > 0 ? ` (${m.failed.join(", ")})` : ""}`,
+    failed: m.failed,
+    ms: Math.round(m.ms),
+    coldplugAliases: m.coldplugAliases,
+    errors: m.errors,
+  };
 }
 
 function setHostname(name: string): void {

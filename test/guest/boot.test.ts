@@ -55,6 +55,13 @@ describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab ima
   test(
     "IPVS and its schedulers are loaded (crc32c soft dependency first), ipvsadm talks to it",
     async () => {
+      // The schedulers and link kinds are loaded after the daemon's start, off the critical path.
+      const deferred = await guest.serial.waitForEvent(
+        (e) => e["event"] === "system.modules_deferred",
+        60_000,
+      );
+      expect(deferred["failed"]).toEqual([]);
+      expect(deferred["errors"]).toEqual([]);
       const modules = await guest.shell.check("cut -d' ' -f1 /proc/modules");
       for (const m of [
         "ip_vs",
@@ -71,6 +78,13 @@ describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab ima
         expect(modules.split("\n")).toContain(m);
       }
       expect(await guest.shell.check("ipvsadm -Ln")).toContain("IP Virtual Server version");
+      // What a daemon quicker than the deferred load relies on: the kernel loads a scheduler on first use.
+      await guest.shell.check("modprobe -r ip_vs_sed");
+      expect(await guest.shell.check("cut -d' ' -f1 /proc/modules")).not.toContain("ip_vs_sed\n");
+      await guest.shell.check("ipvsadm -A -t 10.255.0.1:80 -s sed");
+      expect(await guest.shell.check("ipvsadm -Ln -t 10.255.0.1:80")).toContain("10.255.0.1:80 sed");
+      expect((await guest.shell.check("cut -d' ' -f1 /proc/modules")).split("\n")).toContain("ip_vs_sed");
+      await guest.shell.check("ipvsadm -D -t 10.255.0.1:80");
       const report = guest.serial.events().find((e) => e["event"] === "system.modules");
       expect(report?.["failed"]).toEqual([]);
     },
