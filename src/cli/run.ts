@@ -21,8 +21,11 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   // On the box we are init: mount, load modules, bring up /data, then run the daemon as our child.
   if (isPid1()) return runInit(path, events);
   const supervised = process.env[SUPERVISED_ENV] === "1";
+  // Imported here, not at the top: PID 1 runs this file too and must not pay for evaluating the daemon.
+  // Under PID 1 the import overlaps with the wait for its "go".
+  const daemonModule = import("../daemon/daemon.ts");
   if (supervised) await awaitInitDone(events);
-  return runDaemon(path, io, log, events, supervised);
+  return runDaemon(path, io, log, events, supervised, (await daemonModule).Daemon);
 }
 
 /** PID 1: init duties, then keep the daemon process running until a power-off or reboot is asked for. */
@@ -76,6 +79,7 @@ async function runDaemon(
   log: ReturnType<typeof createLogger>,
   events: EventBus,
   onBox: boolean,
+  Daemon: typeof import("../daemon/daemon.ts").Daemon,
 ): Promise<number> {
   let loaded = await loadConfigFile(path);
   if (!loaded.ok) {
@@ -99,8 +103,6 @@ async function runDaemon(
     build: BUILD_ID,
   });
 
-  // Imported here, not at the top: PID 1 runs this file too and must not pay for evaluating the daemon.
-  const { Daemon } = await import("../daemon/daemon.ts");
   const daemon = await Daemon.start(loaded.config, {
     log,
     events,
