@@ -43,6 +43,8 @@ async function runInit(path: string, events: EventBus): Promise<never> {
   boot = pid1.boot;
   daemon.release();
   void pid1.loadDeferredModules();
+  // keepalived's reload signal works on the box's PID 1 too (`kill -HUP 1`): it is the daemon's to handle.
+  process.on("SIGHUP", () => daemon.signal("SIGHUP"));
   const action = await pid1.powerRequested;
   // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
   await daemon

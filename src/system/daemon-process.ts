@@ -77,6 +77,13 @@ export class DaemonProcess {
     if (this.proc !== undefined) this.sendGo(this.proc);
   }
 
+  /** Passes a signal on (SIGHUP: reload); false when no daemon is running. */
+  signal(sig: "SIGHUP"): boolean {
+    if (this.proc === undefined) return false;
+    this.proc.kill(sig);
+    return true;
+  }
+
   /** Stops the daemon in order (SIGTERM, then SIGKILL after a grace period); no restart afterwards. */
   async stop(): Promise<void> {
     this.stopping = true;

@@ -109,6 +109,9 @@ describe("DaemonProcess with real processes", () => {
     await until(() => (readFileSync(marker, "utf8").includes(`${second}\n`) ? true : undefined));
     expect(readFileSync(pidFile, "utf8").trim()).toBe(String(second));
     const exited = events.find((e) => e.event === "system.daemon_exited");
+    expect(d.signal("SIGHUP")).toBe(true); // passed on: the child's default action for SIGHUP ends it
+    const third = await until(() => (d.pid !== undefined && d.pid !== second ? d.pid : undefined));
+    expect(third).not.toBe(second);
     expect(exited).toMatchObject({ signal: "SIGKILL", decision: "restart", restarts: 1 });
 
     await d.stop();
