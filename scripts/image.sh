@@ -5,6 +5,8 @@
 # 2. runs mkosi (mkosi.conf + image/) to make the disk image and the split artifacts;
 # 3. writes out/image/<profile>/manifest.json (what the QEMU harness boots) and prints time and sizes.
 #
+# --sign-key KEY.pem also packs the signed update artifact (scripts/artifact.ts, docs/update.md).
+#
 # Builds are cached OUTSIDE the clone, keyed on every input, so a later run (or CI on the same
 # machine) reuses them: $FULCRUM_CACHE_DIR (default /var/cache/fulcrum) holds mkosi's package cache,
 # its incremental cache and finished images. --force ignores the finished-image cache.
@@ -13,13 +15,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 
-profile=production force=0
+profile=production force=0 sign_key=
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) profile=${2:?--profile needs production or lab}; shift 2 ;;
     --profile=*) profile=${1#--profile=}; shift ;;
     --force | -f) force=1; shift ;;
-    -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
+    --sign-key) sign_key=${2:?--sign-key needs a PEM file}; shift 2 ;;
+    -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "image: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -74,6 +77,7 @@ if [ "$force" = 0 ] && [ -f "$cached/manifest.json" ]; then
   touch "$dest"
   publish "$dest"
   echo "image: $profile unchanged (inputs $inputs), reused the cached build in $(elapsed) ms"
+  [ -z "$sign_key" ] || "$BUN" scripts/artifact.ts --key "$sign_key" --profile "$profile"
   exec "$BUN" scripts/image-report.ts "$LINK/manifest.json"
 fi
 
@@ -123,4 +127,5 @@ rm -rf "$cached" && mv "$tmp" "$cached"
 # Keep the newest three cached builds per profile.
 ls -1dt "$CACHE/images/$profile-"* 2>/dev/null | tail -n +4 | xargs -r rm -rf
 publish "$OUT"
+[ -z "$sign_key" ] || "$BUN" scripts/artifact.ts --key "$sign_key" --profile "$profile"
 exec "$BUN" scripts/image-report.ts "$LINK/manifest.json"

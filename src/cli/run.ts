@@ -84,6 +84,8 @@ async function runDaemon(
   Daemon: typeof import("../daemon/daemon.ts").Daemon,
 ): Promise<number> {
   let loaded = await loadConfigFile(path);
+  const configFallback = !loaded.ok;
+  const boot = onBox ? readBootInfo() : undefined;
   if (!loaded.ok) {
     for (const e of loaded.errors) io.err(`${formatConfigError(e)}\n`);
     events.emit({ event: "config.rejected", reason: `${loaded.errors.length} problem(s) in ${path}`, path });
@@ -111,7 +113,9 @@ async function runDaemon(
     configPath: path,
     dataDir: onBox ? DATA_MOUNT_POINT : (process.env["FULCRUM_DATA_DIR"] ?? join(tmpdir(), "fulcrum-data")),
     stateDir: process.env["FULCRUM_STATE_DIR"] ?? "/run/fulcrum",
-    bootSlot: onBox ? (readBootInfo().slot ?? "?") : "dev",
+    bootSlot: boot?.slot ?? (onBox ? "?" : "dev"),
+    ...(boot === undefined ? {} : { boot }),
+    configFallback,
     // PID 1 owns power: SIGTERM asks it for an orderly reboot (it stops us first).
     reboot: onBox ? () => process.kill(1, "SIGTERM") : null,
   });

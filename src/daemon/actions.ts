@@ -14,6 +14,8 @@ export interface ActionTargets {
   readonly reload: (confirm: boolean) => Promise<ActionResult>;
   /** Only on the box (PID 1); elsewhere the daemon refuses. */
   readonly reboot: ((reason: string) => void) | null;
+  /** Starts applying a signed update; resolves once it is accepted (verified) or refused. */
+  readonly update: (source: string, force: boolean, who: string) => Promise<ActionResult>;
 }
 
 export class DaemonActions implements ActionHandler {
@@ -67,7 +69,7 @@ export class DaemonActions implements ActionHandler {
       case "reload":
         return this.targets.reload(a.confirm);
       case "update":
-        return { ok: false, message: "updates are not available in this build yet" };
+        return this.targets.update(a.source, a.force, actor.who);
       case "reboot":
         if (this.targets.reboot === null) return { ok: false, message: "reboot is only possible on the box" };
         this.targets.reboot(`requested by ${actor.who}`);

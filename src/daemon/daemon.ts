@@ -16,9 +16,11 @@ import type { EventBus } from "../log/events.ts";
 import type { Logger } from "../log/logger.ts";
 import { Rtnetlink } from "../netlink/rtnetlink.ts";
 import type { ActionResult } from "../state/actions.ts";
-import type { BoxSnapshot, UpdateSnapshot } from "../state/snapshot.ts";
+import type { BoxSnapshot } from "../state/snapshot.ts";
+import type { BootInfo } from "../system/boot.ts";
 import { applyInterfaces } from "../system/interfaces.ts";
 import { applySystemSysctls } from "../system/sysctl.ts";
+import { UpdateService } from "../update/service.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 import { startVrrpFromConfig } from "../vrrp/config.ts";
 import type { VrrpHandle } from "../vrrp/service.ts";
@@ -37,16 +39,13 @@ export interface DaemonContext {
   /** The TUI on this device (the box's serial console); none when undefined. */
   readonly ttyDevice?: string;
   readonly bootSlot: string;
+  /** How this boot came about (PID 1 only; undefined elsewhere, where updates are refused). */
+  readonly boot?: BootInfo;
+  /** The config file did not validate and the box runs on the safe default (never blessed). */
+  readonly configFallback?: boolean;
   /** Reboot the box (PID 1 only). */
   readonly reboot: ((reason: string) => void) | null;
 }
-
-const NO_UPDATE = (slot: string): UpdateSnapshot => ({
-  bootSlot: slot,
-  state: "idle",
-  progress: null,
-  lastResult: "",
-});
 
 export class Daemon {
   private readonly startedAtMs = Date.now();
@@ -55,6 +54,8 @@ export class Daemon {
   private nl: Rtnetlink | null = null;
   private ipvs: IpvsRuntime | null = null;
   private vrrp: VrrpHandle | null = null;
+  private vrrpFailed = false;
+  private update: UpdateService | null = null;
   private console: ConsoleHandle | null = null;
   private readonly health = new HealthEngine();
   private reloading: Promise<ActionResult> | null = null;
@@ -120,6 +121,22 @@ export class Daemon {
       }
     }
 
+    this.update = new UpdateService({
+      events: this.ctx.events,
+      dataDir: this.ctx.dataDir,
+      boot: this.ctx.boot,
+      config: config.update,
+      reboot: this.ctx.reboot,
+      health: () => ({
+        configLoaded: this.ctx.configFallback !== true,
+        vrrpUp: this.config.vrrp.instances.length === 0 || (this.vrrp !== null && !this.vrrpFailed),
+        ipvsUp:
+          (this.config.services.length === 0 && this.config.ipvs.sync_daemon === undefined) ||
+          this.ipvs !== null,
+      }),
+    });
+    this.update.start();
+
     await this.startConsole();
   }
 
@@ -154,7 +171,10 @@ export class Daemon {
     const handle = this.vrrp;
     // A Worker that dies is reported; the box stays up on its console (the watchdog is PID 1's business).
     void handle.done.then((err) => {
-      if (err) this.emit("vrrp.failed", `VRRP stopped: ${err.message}`);
+      if (err) {
+        this.vrrpFailed = true;
+        this.emit("vrrp.failed", `VRRP stopped: ${err.message}`);
+      }
     });
     // Tracked services start from the health layer's current quorum, then follow it.
     for (const s of this.config.services) {
@@ -176,6 +196,10 @@ export class Daemon {
         },
         reload: (confirm) => this.reload(confirm),
         reboot: this.ctx.reboot,
+        update: (source, force, who) =>
+          this.update === null
+            ? Promise.resolve({ ok: false, message: "the updater is not running" })
+            : this.update.apply(source, force, who),
       },
       this.ctx.events,
     );
@@ -202,7 +226,12 @@ export class Daemon {
       ipvs: this.ipvs?.snapshot() ?? [],
       health: (name) => this.health.snapshot(name),
       events: this.ring.events(),
-      update: NO_UPDATE(this.ctx.bootSlot),
+      update: this.update?.snapshot(this.ctx.bootSlot) ?? {
+        bootSlot: this.ctx.bootSlot,
+        state: "idle",
+        progress: null,
+        lastResult: "",
+      },
     });
   }
 
@@ -254,6 +283,7 @@ export class Daemon {
       timings[part] = Math.round(performance.now() - t0);
     };
     // VRRP first: priority 0 tells the backups to take over now, and the VIPs leave this box.
+    this.update?.stop();
     await timed("vrrp", () => this.vrrp?.stop());
     await timed("console", () => this.console?.close());
     await timed("health", () => this.health.stop());

@@ -116,6 +116,41 @@ export function bootStillCounted(info: BootInfo): boolean {
   );
 }
 
+/** The ESP of the disk holding `rootDevice`, found by its partition label. */
+export function espDevice(rootDevice: string | undefined): string | undefined {
+  const disk = rootDevice === undefined ? undefined : diskOfPartition(rootDevice);
+  const esp = disk === undefined ? undefined : listPartitions(disk).find((p) => p.label === "ESP");
+  return esp === undefined ? undefined : `/dev/${esp.name}`;
+}
+
+/**
+ * Mounts the ESP on ESP_MOUNT_POINT, runs `fn` with its path, syncs and unmounts. Throws when the ESP
+ * cannot be found or mounted, or when `fn` throws.
+ */
+export function withEsp<T>(rootDevice: string | undefined, fn: (dir: string) => T): T {
+  const device = espDevice(rootDevice);
+  if (device === undefined) throw new Error("no ESP partition on the boot disk");
+  mkdirSync(ESP_MOUNT_POINT, { recursive: true });
+  mount({
+    source: device,
+    target: ESP_MOUNT_POINT,
+    fstype: "vfat",
+    flags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
+    data: "",
+  });
+  try {
+    const result = fn(ESP_MOUNT_POINT);
+    sync();
+    return result;
+  } finally {
+    try {
+      umount(ESP_MOUNT_POINT);
+    } catch {
+      // left mounted read-write: harmless, and the next user mounts over it
+    }
+  }
+}
+
 /**
  * Marks the running UKI good: systemd-boot stops counting its tries once the counter is gone from
  * its file name. Call it when the box has proven healthy (the updater's bless_after). Never throws.
@@ -123,35 +158,17 @@ export function bootStillCounted(info: BootInfo): boolean {
 export function blessBoot(info: BootInfo = readBootInfo()): BlessResult {
   if (!info.uefi || info.loaderEntry === undefined)
     return { blessed: false, reason: "not booted by systemd-boot" };
-  const to = blessedName(info.loaderEntry);
-  if (to === undefined) return { blessed: false, reason: `${info.loaderEntry} is not being counted` };
-  const disk = info.rootDevice === undefined ? undefined : diskOfPartition(info.rootDevice);
-  const esp = disk === undefined ? undefined : listPartitions(disk).find((p) => p.label === "ESP");
-  if (esp === undefined) return { blessed: false, reason: "no ESP partition on the boot disk" };
+  const entry = info.loaderEntry;
+  const to = blessedName(entry);
+  if (to === undefined) return { blessed: false, reason: `${entry} is not being counted` };
   try {
-    mount({
-      source: `/dev/${esp.name}`,
-      target: ESP_MOUNT_POINT,
-      fstype: "vfat",
-      flags: MS.NOSUID | MS.NODEV | MS.NOEXEC,
-      data: "",
+    withEsp(info.rootDevice, (esp) => {
+      const dir = join(esp, "EFI", "Linux");
+      renameSync(join(dir, entry), join(dir, to));
     });
-  } catch (err) {
-    return { blessed: false, reason: `cannot mount the ESP: ${String(err)}` };
-  }
-  try {
-    const dir = join(ESP_MOUNT_POINT, "EFI", "Linux");
-    renameSync(join(dir, info.loaderEntry), join(dir, to));
-    sync();
     markBlessed();
-    return { blessed: true, from: info.loaderEntry, to };
+    return { blessed: true, from: entry, to };
   } catch (err) {
-    return { blessed: false, reason: `rename failed: ${String(err)}` };
-  } finally {
-    try {
-      umount(ESP_MOUNT_POINT);
-    } catch {
-      // left mounted read-write: harmless, and the next bless mounts over it
-    }
+    return { blessed: false, reason: `cannot rename the boot entry: ${String(err)}` };
   }
 }

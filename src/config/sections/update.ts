@@ -15,7 +15,7 @@ export const UPDATE_KEYS = [
 ];
 const REBOOT_POLICIES: readonly RebootPolicy[] = ["manual", "immediate", "window"];
 /** DER SubjectPublicKeyInfo prefix of an Ed25519 key (RFC 8410), followed by the 32 key bytes. */
-const ED25519_SPKI_PREFIX = Uint8Array.from([
+export const ED25519_SPKI_PREFIX = Uint8Array.from([
   0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ]);
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;

@@ -1,0 +1,436 @@
+// Applying an artifact: the I/O around the pure checks. Steps, in this order:
+//   1. read the header (bounded) from the source and verify the signature and the policy — nothing is
+//      written before both pass;
+//   2. read every payload's compressed bytes once, checking their signed sizes and SHA-256 — for a URL
+//      they are staged on the data partition as they arrive; a local file is read in place;
+//   3. only then prepare the inactive slot (the target drops its old boot entry and label), stream the
+//      root into it while hashing the decompressed bytes, and decompress the UKI into memory (bounded);
+//   4. if both hashes match, the target switches: label and boot entry for the new slot.
+// A power cut anywhere before step 4 leaves the running slot's entry untouched and the inactive slot
+// without an entry, so the box boots what it ran before.
+import { open, stat, unlink } from "node:fs/promises";
+import {
+  artifactBytes,
+  encodeHeader,
+  type Header,
+  MAX_HEADER_BYTES,
+  type Manifest,
+  type PayloadEntry,
+  parseHeader,
+} from "./manifest.ts";
+import { type BoxFacts, checkPolicy } from "./policy.ts";
+import { checkSignature } from "./signature.ts";
+
+export type ApplyPhase = "downloading" | "verifying" | "writing";
+
+export interface ApplyProgress {
+  readonly phase: ApplyPhase;
+  readonly bytes: number;
+  readonly total: number;
+  readonly startedMs: number;
+}
+
+/** Where the new release goes. The box's target is the inactive slot + ESP (src/update/box.ts). */
+export interface SlotTarget {
+  /** Block device (or file) the root payload is written to, and its size. */
+  readonly device: string;
+  readonly bytes: number;
+  /** Called once everything is verified, right before the first byte is written to `device`. */
+  prepare(manifest: Manifest): Promise<void>;
+  /** Called after both payloads are written and their hashes match; returns the boot entry made. */
+  commit(manifest: Manifest, uki: Uint8Array, downgrade: boolean): Promise<string>;
+}
+
+export interface ApplyOptions {
+  readonly source: string;
+  readonly trustedKeys: readonly Uint8Array[];
+  readonly facts: Omit<BoxFacts, "slotBytes" | "force">;
+  readonly force: boolean;
+  readonly target: SlotTarget;
+  /** Where a download is staged (on the data partition). */
+  readonly stagingPath: string;
+  /** No bytes from the server for this long aborts the download. */
+  readonly idleTimeoutMs?: number;
+  readonly onProgress?: (p: ApplyProgress) => void;
+  /** Called once the header has been verified (the update is accepted and starts). */
+  readonly onAccepted?: (m: Manifest, signer: string) => void;
+}
+
+export type ApplyResult =
+  | {
+      readonly ok: true;
+      readonly manifest: Manifest;
+      readonly entry: string;
+      readonly downgrade: boolean;
+      readonly signer: string;
+      readonly ms: number;
+    }
+  | {
+      readonly ok: false;
+      readonly stage: "header" | "payload" | "write" | "switch";
+      readonly reason: string;
+      readonly manifest?: Manifest;
+    };
+
+export class ApplyError extends Error {
+  constructor(
+    readonly stage: "header" | "payload" | "write" | "switch",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
+const WRITE_CHUNK = 4 * 1024 * 1024;
+const PROGRESS_EVERY_MS = 1000;
+
+export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
+  const t0 = performance.now();
+  let manifest: Manifest | undefined;
+  try {
+    const source = await openSource(o.source, o.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS);
+    let header: Header;
+    let rest: Uint8Array;
+    try {
+      ({ header, rest } = await readHeader(source.reader));
+      manifest = header.manifest;
+      const sig = checkSignature(header, o.trustedKeys);
+      if (!sig.ok) throw new ApplyError("header", sig.reason);
+      const verdict = checkPolicy(header.manifest, { ...o.facts, slotBytes: o.target.bytes, force: o.force });
+      if (!verdict.ok) throw new ApplyError("header", verdict.reason);
+      o.onAccepted?.(header.manifest, sig.key);
+      const total = artifactBytes(header);
+      if (source.length !== undefined && source.length !== total)
+        throw new ApplyError(
+          "payload",
+          `${source.kind} is ${source.length} bytes; the manifest says ${total}`,
+        );
+      // Step 2: every compressed payload checked (and, for a download, staged) before the slot is touched.
+      const staging = source.kind === "url" ? await open(o.stagingPath, "w") : undefined;
+      try {
+        if (staging !== undefined) await staging.write(headerBytesOf(header));
+        await checkPayloads(source.reader, rest, header, staging, (bytes) =>
+          o.onProgress?.({
+            phase: source.kind === "url" ? "downloading" : "verifying",
+            bytes,
+            total,
+            startedMs: t0,
+          }),
+        );
+        if (staging !== undefined) await staging.sync();
+      } finally {
+        await staging?.close();
+      }
+      const verifiedPath = source.kind === "url" ? o.stagingPath : o.source;
+      const downgrade = verdict.downgrade;
+      // Step 3: write.
+      await o.target.prepare(header.manifest);
+      const uki = await writePayloads(verifiedPath, header, o.target.device, (bytes, totalOut) =>
+        o.onProgress?.({ phase: "writing", bytes, total: totalOut, startedMs: t0 }),
+      );
+      // Step 4: switch.
+      let entry: string;
+      try {
+        entry = await o.target.commit(header.manifest, uki, downgrade);
+      } catch (err) {
+        throw new ApplyError("switch", `switching to the new slot failed: ${String(err)}`);
+      }
+      if (source.kind === "url") await unlink(o.stagingPath).catch(() => undefined);
+      return {
+        ok: true,
+        manifest: header.manifest,
+        entry,
+        downgrade,
+        signer: sig.key,
+        ms: performance.now() - t0,
+      };
+    } finally {
+      source.close();
+    }
+  } catch (err) {
+    if (o.stagingPath !== o.source) await unlink(o.stagingPath).catch(() => undefined);
+    const stage = err instanceof ApplyError ? err.stage : "header";
+    const reason = err instanceof ApplyError ? err.message : `cannot read the update: ${String(err)}`;
+    return { ok: false, stage, reason, ...(manifest === undefined ? {} : { manifest }) };
+  }
+}
+
+interface Source {
+  readonly kind: "url" | "file";
+  readonly reader: ChunkReader;
+  readonly length: number | undefined;
+  close(): void;
+}
+
+/** Reads chunks with an idle deadline: a server that stops sending fails the update, never hangs it. */
+class ChunkReader {
+  private readonly reader: {
+    read(): Promise<{ done: boolean; value?: Uint8Array | undefined }>;
+    cancel(): Promise<void>;
+  };
+  constructor(
+    stream: ReadableStream<Uint8Array>,
+    private readonly idleMs: number,
+    private readonly onIdle: () => void,
+  ) {
+    this.reader = stream.getReader();
+  }
+  async next(): Promise<Uint8Array | undefined> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const idle = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        this.onIdle();
+        reject(new ApplyError("payload", `no data for ${this.idleMs / 1000} s: download aborted`));
+      }, this.idleMs);
+    });
+    try {
+      const r = await Promise.race([this.reader.read(), idle]);
+      return r.done ? undefined : (r.value ?? new Uint8Array(0));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  cancel(): void {
+    this.reader.cancel().catch(() => undefined);
+  }
+}
+
+async function openSource(source: string, idleMs: number): Promise<Source> {
+  if (/^https?:\/\//i.test(source)) {
+    const abort = new AbortController();
+    const connect = setTimeout(() => abort.abort(), idleMs);
+    let res: Response;
+    try {
+      res = await fetch(source, { signal: abort.signal, redirect: "follow" });
+    } catch (err) {
+      throw new ApplyError("header", `cannot fetch ${source}: ${String(err)}`);
+    } finally {
+      clearTimeout(connect);
+    }
+    if (!res.ok || res.body === null) throw new ApplyError("header", `${source}: HTTP ${res.status}`);
+    const len = res.headers.get("content-length");
+    const reader = new ChunkReader(res.body, idleMs, () => abort.abort());
+    return {
+      kind: "url",
+      reader,
+      length: len !== null && /^\d+$/.test(len) ? Number(len) : undefined,
+      close: () => {
+        reader.cancel();
+        abort.abort();
+      },
+    };
+  }
+  if (!source.startsWith("/"))
+    throw new ApplyError("header", `source must be an http(s):// URL or an absolute path, not '${source}'`);
+  let size: number;
+  try {
+    const st = await stat(source);
+    if (!st.isFile()) throw new ApplyError("header", `${source} is not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof ApplyError) throw err;
+    throw new ApplyError("header", `cannot read ${source}: ${String(err)}`);
+  }
+  const reader = new ChunkReader(Bun.file(source).stream(), idleMs, () => undefined);
+  return { kind: "file", reader, length: size, close: () => reader.cancel() };
+}
+
+async function readHeader(reader: ChunkReader): Promise<{ header: Header; rest: Uint8Array }> {
+  let buf = new Uint8Array(0);
+  for (;;) {
+    const parsed = parseHeader(buf);
+    if (parsed.kind === "invalid") throw new ApplyError("header", parsed.reason);
+    if (parsed.kind === "header") return { header: parsed.header, rest: buf.subarray(parsed.header.length) };
+    if (buf.length >= MAX_HEADER_BYTES) throw new ApplyError("header", "header larger than allowed");
+    const chunk = await reader.next();
+    if (chunk === undefined)
+      throw new ApplyError("header", `truncated: the update ends inside its header (${buf.length} bytes)`);
+    const next = new Uint8Array(buf.length + chunk.length);
+    next.set(buf, 0);
+    next.set(chunk, buf.length);
+    buf = next;
+  }
+}
+
+function headerBytesOf(h: Header): Uint8Array {
+  return encodeHeader(h.manifestBytes, h.signer, h.signature);
+}
+
+/** Hashes each compressed payload as it streams past (and stages it); sizes are enforced exactly. */
+async function checkPayloads(
+  reader: ChunkReader,
+  first: Uint8Array,
+  h: Header,
+  staging: { write(b: Uint8Array): Promise<unknown> } | undefined,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  let bytes = h.length;
+  let lastReport = 0;
+  let pending: Uint8Array | undefined = first.length > 0 ? first : undefined;
+  const take = async (): Promise<Uint8Array | undefined> => {
+    if (pending !== undefined) {
+      const p = pending;
+      pending = undefined;
+      return p;
+    }
+    return reader.next();
+  };
+  for (const p of h.manifest.payloads) {
+    const hasher = new Bun.CryptoHasher("sha256");
+    let left = p.compressed.size;
+    while (left > 0) {
+      const chunk = await take();
+      if (chunk === undefined)
+        throw new ApplyError(
+          "payload",
+          `truncated: payload ${p.name} ends ${left} bytes short of its signed size ${p.compressed.size}`,
+        );
+      const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+      if (chunk.length > left) pending = chunk.subarray(left);
+      hasher.update(part);
+      await staging?.write(part);
+      left -= part.length;
+      bytes += part.length;
+      const now = performance.now();
+      if (now - lastReport >= PROGRESS_EVERY_MS) {
+        lastReport = now;
+        onBytes(bytes);
+      }
+    }
+    const got = hasher.digest("hex");
+    if (got !== p.compressed.sha256)
+      throw new ApplyError(
+        "payload",
+        `payload ${p.name} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${p.compressed.sha256.slice(0, 16)}…`,
+      );
+  }
+  const extra = await take();
+  if (extra !== undefined && extra.length > 0)
+    throw new ApplyError("payload", "the update is longer than its manifest says");
+  onBytes(bytes);
+}
+
+/** Streams the root into `device` and the UKI into memory, each hashed; returns the verified UKI. */
+async function writePayloads(
+  path: string,
+  h: Header,
+  device: string,
+  onBytes: (n: number, total: number) => void,
+): Promise<Uint8Array> {
+  let offset = h.length;
+  const ranges = h.manifest.payloads.map((p) => {
+    const r = { entry: p, start: offset };
+    offset += p.compressed.size;
+    return r;
+  });
+  let uki: Uint8Array | undefined;
+  const total = h.manifest.payloads.reduce((n, p) => n + p.size, 0);
+  let written = 0;
+  for (const { entry, start } of ranges) {
+    const stream = Bun.file(path)
+      .slice(start, start + entry.compressed.size)
+      .stream()
+      .pipeThrough(
+        new DecompressionStream("zstd") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
+      );
+    if (entry.name === "root") {
+      await writeStream(stream, entry, device, (n) => onBytes(written + n, total));
+    } else {
+      uki = await collect(stream, entry);
+    }
+    written += entry.size;
+  }
+  onBytes(written, total);
+  if (uki === undefined) throw new ApplyError("write", "no UKI payload");
+  return uki;
+}
+
+function checkOutput(entry: PayloadEntry, size: number, sha256: string): void {
+  if (size !== entry.size)
+    throw new ApplyError(
+      "write",
+      `payload ${entry.name} decompressed to ${size} bytes; the manifest says ${entry.size}`,
+    );
+  if (sha256 !== entry.sha256)
+    throw new ApplyError(
+      "write",
+      `payload ${entry.name}: SHA-256 of the written bytes ${sha256.slice(0, 16)}… is not the signed ${entry.sha256.slice(0, 16)}…`,
+    );
+}
+
+async function writeStream(
+  stream: ReadableStream<Uint8Array>,
+  entry: PayloadEntry,
+  device: string,
+  onBytes: (n: number) => void,
+): Promise<void> {
+  const fd = await open(device, "r+");
+  const hasher = new Bun.CryptoHasher("sha256");
+  const buf = new Uint8Array(WRITE_CHUNK);
+  let fill = 0;
+  let position = 0;
+  let lastReport = 0;
+  const flush = async () => {
+    if (fill === 0) return;
+    hasher.update(buf.subarray(0, fill));
+    let done = 0;
+    while (done < fill) {
+      const { bytesWritten } = await fd.write(buf, done, fill - done, position + done);
+      done += bytesWritten;
+    }
+    position += fill;
+    fill = 0;
+    const now = performance.now();
+    if (now - lastReport >= PROGRESS_EVERY_MS) {
+      lastReport = now;
+      onBytes(position);
+    }
+  };
+  try {
+    for await (const chunk of stream) {
+      if (position + fill + chunk.length > entry.size)
+        throw new ApplyError(
+          "write",
+          `payload ${entry.name} decompresses to more than its signed ${entry.size} bytes`,
+        );
+      let at = 0;
+      while (at < chunk.length) {
+        const n = Math.min(chunk.length - at, WRITE_CHUNK - fill);
+        buf.set(chunk.subarray(at, at + n), fill);
+        fill += n;
+        at += n;
+        if (fill === WRITE_CHUNK) await flush();
+      }
+    }
+    await flush();
+    await fd.sync();
+  } catch (err) {
+    if (err instanceof ApplyError) throw err;
+    throw new ApplyError("write", `writing ${device} failed: ${String(err)}`);
+  } finally {
+    await fd.close();
+  }
+  checkOutput(entry, position, hasher.digest("hex"));
+}
+
+async function collect(stream: ReadableStream<Uint8Array>, entry: PayloadEntry): Promise<Uint8Array> {
+  const out = new Uint8Array(entry.size);
+  let n = 0;
+  try {
+    for await (const chunk of stream) {
+      if (n + chunk.length > entry.size)
+        throw new ApplyError(
+          "write",
+          `payload ${entry.name} decompresses to more than its signed ${entry.size} bytes`,
+        );
+      out.set(chunk, n);
+      n += chunk.length;
+    }
+  } catch (err) {
+    if (err instanceof ApplyError) throw err;
+    throw new ApplyError("write", `payload ${entry.name} does not decompress: ${String(err)}`);
+  }
+  checkOutput(entry, n, new Bun.CryptoHasher("sha256").update(out.subarray(0, n)).digest("hex"));
+  return out;
+}
