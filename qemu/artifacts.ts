@@ -93,8 +93,15 @@ export async function ensureImage(
   return art;
 }
 
-/** The bytes of one section of a PE file (a UKI's .cmdline, .osrel, ...). Throws on a malformed file. */
-export function readPeSection(pe: Uint8Array, name: string): Uint8Array {
+interface PeSection {
+  /** Offset of the 40-byte section header. */
+  readonly header: number;
+  readonly rawPtr: number;
+  readonly rawSize: number;
+  readonly length: number;
+}
+
+function findPeSection(pe: Uint8Array, name: string): PeSection {
   const view = new DataView(pe.buffer, pe.byteOffset, pe.byteLength);
   const bad = (why: string): never => {
     throw new Error(`not a PE image: ${why}`);
@@ -115,9 +122,31 @@ export function readPeSection(pe: Uint8Array, name: string): Uint8Array {
     const virtualSize = view.getUint32(h + 8, true);
     const rawSize = view.getUint32(h + 16, true);
     const rawPtr = view.getUint32(h + 20, true);
-    const len = Math.min(virtualSize || rawSize, rawSize);
-    if (rawPtr + len > pe.byteLength) bad(`section ${name} past the end`);
-    return pe.slice(rawPtr, rawPtr + len);
+    const length = Math.min(virtualSize || rawSize, rawSize);
+    if (rawPtr + rawSize > pe.byteLength) bad(`section ${name} past the end`);
+    return { header: h, rawPtr, rawSize, length };
   }
-  throw new Error(`PE image has no ${name} section`);
+  return bad(`PE image has no ${name} section`);
+}
+
+/** The bytes of one section of a PE file (a UKI's .cmdline, .osrel, ...). Throws on a malformed file. */
+export function readPeSection(pe: Uint8Array, name: string): Uint8Array {
+  const s = findPeSection(pe, name);
+  return pe.slice(s.rawPtr, s.rawPtr + s.length);
+}
+
+/**
+ * A copy of the PE file with one section's content replaced (it must fit in the section's raw size;
+ * the virtual size is set to the new length). For test UKIs that differ from a build only in their
+ * command line or os-release.
+ */
+export function replacePeSection(pe: Uint8Array, name: string, content: Uint8Array): Uint8Array {
+  const s = findPeSection(pe, name);
+  if (content.length > s.rawSize)
+    throw new Error(`section ${name} holds ${s.rawSize} bytes; ${content.length} do not fit`);
+  const out = pe.slice();
+  out.fill(0, s.rawPtr, s.rawPtr + s.rawSize);
+  out.set(content, s.rawPtr);
+  new DataView(out.buffer).setUint32(s.header + 8, content.length, true);
+  return out;
 }

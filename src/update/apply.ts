@@ -126,8 +126,9 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
       const downgrade = verdict.downgrade;
       // Step 3: write.
       await o.target.prepare(header.manifest);
+      const writeStarted = performance.now();
       const uki = await writePayloads(verifiedPath, header, o.target.device, (bytes, totalOut) =>
-        o.onProgress?.({ phase: "writing", bytes, total: totalOut, startedMs: t0 }),
+        o.onProgress?.({ phase: "writing", bytes, total: totalOut, startedMs: writeStarted }),
       );
       // Step 4: switch.
       let entry: string;
@@ -150,8 +151,13 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
     }
   } catch (err) {
     if (o.stagingPath !== o.source) await unlink(o.stagingPath).catch(() => undefined);
-    const stage = err instanceof ApplyError ? err.stage : "header";
-    const reason = err instanceof ApplyError ? err.message : `cannot read the update: ${String(err)}`;
+    // Anything else is the source failing (a connection cut, a read error): before the header is in,
+    // nothing was accepted; after it, the payload could not be had.
+    const stage = err instanceof ApplyError ? err.stage : manifest === undefined ? "header" : "payload";
+    const reason =
+      err instanceof ApplyError
+        ? err.message
+        : `${manifest === undefined ? "cannot read the update" : "download failed"}: ${String(err)}`;
     return { ok: false, stage, reason, ...(manifest === undefined ? {} : { manifest }) };
   }
 }

@@ -14,6 +14,8 @@ export interface PackInput {
   readonly privateKeyPem: string;
   readonly level?: number;
   readonly product?: string;
+  /** The root already zstd-compressed (it takes seconds; several test releases share one). */
+  readonly compressedRoot?: Uint8Array;
 }
 
 const sha256 = (b: Uint8Array): string => new Bun.CryptoHasher("sha256").update(b).digest("hex");

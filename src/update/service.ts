@@ -1,6 +1,7 @@
 // The updater inside the daemon: applies artifacts on an operator's request, shows progress in the
 // snapshot and the logs, reboots by the configured policy, blesses a counted boot once the box has been
 // healthy long enough, and at start reports an update that was rolled back by the boot loader.
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { sync } from "../../ffi/system.ts";
 import type { UpdateConfig } from "../config/types.ts";
@@ -48,9 +49,11 @@ export class UpdateService {
   private rebootTimer: ReturnType<typeof setTimeout> | undefined;
   private record: UpdateRecord;
   private readonly recordPath: string;
+  private readonly stagingPath: string;
 
   constructor(private readonly o: UpdateServiceOptions) {
     this.recordPath = join(o.dataDir, RECORD_FILE);
+    this.stagingPath = join(o.dataDir, "update", "incoming.fupd");
     const read = readRecord(this.recordPath);
     if (read.problem !== undefined) this.emit("update.record_problem", read.problem);
     this.record = read.record;
@@ -78,6 +81,8 @@ export class UpdateService {
   start(): void {
     const running = this.running;
     if (running === undefined) return;
+    // A download cut short by a reboot or power cut is of no use: the next apply fetches it again.
+    rmSync(this.stagingPath, { force: true });
     const { record, finding } = onBoot(this.record, running, new Date().toISOString());
     if (record !== this.record) this.save(record);
     if (finding.kind === "rolled-back") {
@@ -223,7 +228,7 @@ export class UpdateService {
         facts: { product: PRODUCT, running, floor: this.record.floor },
         force,
         target: boxTarget({ rootDevice, running, inactive: slots.inactive, tries: this.o.config.tries }),
-        stagingPath: join(this.o.dataDir, "update", "incoming.fupd"),
+        stagingPath: this.stagingPath,
         onProgress,
         onAccepted: (m, signer) => {
           this.emit(
@@ -244,7 +249,7 @@ export class UpdateService {
       if (!result.ok) {
         this.state = "failed";
         this.progress = null;
-        this.lastResult = `update refused (${result.stage}): ${result.reason}`;
+        this.lastResult = `update ${result.stage === "header" ? "refused" : `failed (${result.stage})`}: ${result.reason}`;
         this.save(
           onFailed(this.record, result.manifest?.version ?? "?", new Date().toISOString(), this.lastResult),
         );

@@ -1,16 +1,17 @@
 // The real boot chain: OVMF -> systemd-boot -> the slot's UKI (named with a tries counter) -> our
 // initramfs -> the erofs root of slot A -> fulcrum as PID 1. One guest, many checks.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { join } from "node:path";
 import type { Guest } from "../../qemu/guest.ts";
 import {
+  bootAgain,
   bootGuest,
+  bootRecord,
   GUEST_SETUP_TIMEOUT_MS,
   guestTestsEnabled,
   labImage,
   ovmfInstalled,
-  pushScript,
   SHELL_TEST_TIMEOUT_MS,
+  waitExit,
 } from "../helpers/qemu.ts";
 
 describe.skipIf(!guestTestsEnabled)("appliance boot through UEFI, systemd-boot and the UKI", () => {
@@ -35,10 +36,7 @@ describe.skipIf(!guestTestsEnabled)("appliance boot through UEFI, systemd-boot a
   test(
     "systemd-boot started the slot's UKI and is counting its tries (3 -> 2 left, 1 done)",
     () => {
-      const boot = guest.serial.events().find((e) => e["event"] === "system.boot")?.["boot"] as Record<
-        string,
-        unknown
-      >;
+      const boot = bootRecord(guest);
       expect(boot["uefi"]).toBe(true);
       expect(boot["loaderEntry"]).toBe(`fulcrum_${version}+2-1.efi`);
       expect(boot["slot"]).toBe("A");
@@ -85,28 +83,20 @@ describe.skipIf(!guestTestsEnabled)("appliance boot through UEFI, systemd-boot a
   );
 
   test(
-    "blessing the boot removes the try counter, and the next boot is no longer counted",
+    "fulcrum blesses the boot once healthy for bless_after (default 60 s), and the next boot is not counted",
     async () => {
-      const script = await pushScript(guest, join(import.meta.dir, "bless-entry.ts"), "bless");
-      const result = JSON.parse(await guest.shell.check(`/usr/lib/fulcrum/bun ${script}`));
-      expect(result).toEqual({
-        blessed: true,
-        from: `fulcrum_${version}+2-1.efi`,
-        to: `fulcrum_${version}.efi`,
-      });
+      await guest.serial.waitFor(/"event":"update\.blessed"/, 180_000);
+      const blessed = guest.serial.events().find((e) => e["event"] === "update.blessed");
+      expect(String(blessed?.["reason"])).toContain(`fulcrum_${version}+2-1.efi -> fulcrum_${version}.efi`);
       await guest.shell.run("kill -TERM 1", 5_000).catch(() => undefined); // reboot: QEMU exits (-no-reboot)
-      const code = await Promise.race([guest.exited, Bun.sleep(60_000).then(() => -1)]);
-      expect(code).not.toBe(-1);
+      await waitExit(guest, 60_000);
       expect(guest.serial.text()).toContain("reboot requested: SIGTERM");
-      guest = (await bootGuest("uefi", { boot: "uefi", reuseDisk: true })).guest;
-      const boot = guest.serial.events().find((e) => e["event"] === "system.boot")?.["boot"] as Record<
-        string,
-        unknown
-      >;
-      expect(boot["loaderEntry"]).toBe(`fulcrum_${version}.efi`);
+      guest = (await bootAgain("uefi", { boot: "uefi" })).guest;
+      expect(bootRecord(guest)["loaderEntry"]).toBe(`fulcrum_${version}.efi`);
       const data = guest.serial.events().find((e) => e["event"] === "system.data");
       expect(data?.["created"]).toBe(false);
+      expect(guest.serial.text()).not.toContain('"event":"update.probation"');
     },
-    4 * 60_000,
+    5 * 60_000,
   );
 });

@@ -62,26 +62,49 @@ export function ovmfInstalled(): boolean {
   return existsSync("/usr/share/OVMF/OVMF_CODE_4M.fd");
 }
 
+/** What PID 1 reported about this boot (the `system.boot` event): slot, version, UEFI entry. */
+export function bootRecord(guest: Guest): Record<string, unknown> {
+  const boot = guest.serial.events().find((e) => e["event"] === "system.boot")?.["boot"];
+  if (typeof boot !== "object" || boot === null) throw new Error(`${guest.name}: no system.boot event yet`);
+  return boot as Record<string, unknown>;
+}
+
+/** Waits for QEMU to exit (guests run with -no-reboot, so a reboot ends QEMU); throws after the deadline. */
+export async function waitExit(guest: Guest, timeoutMs = 90_000): Promise<number> {
+  const code = await Promise.race([guest.exited, Bun.sleep(timeoutMs).then(() => undefined)]);
+  if (code === undefined) throw new Error(`${guest.name}: QEMU did not exit within ${timeoutMs} ms`);
+  return code;
+}
+
 /**
- * Bundles `entry` (a small TS program) on the host and copies it into the guest through the debug shell
- * as base64 lines; returns its path in the guest. For exercising src/ functions in a booted box.
+ * Starts the guest again on the disk it left behind (a reboot or a power cut keeps the disk and the
+ * EFI variables) until one boot reaches "fulcrum ready"; boots that end first (a panic, a failed
+ * slot) are counted. Throws after `maxBoots` boots without one becoming ready.
  */
-export async function pushScript(guest: Guest, entry: string, name: string): Promise<string> {
-  const out = join(workDir("bundles"), `${name}.js`);
-  const built = await Bun.build({
-    entrypoints: [entry],
-    target: "bun",
-    outdir: workDir("bundles"),
-    naming: `${name}.js`,
-  });
-  if (!built.success) throw new Error(`bundling ${entry} failed: ${built.logs.join("\n")}`);
-  const b64 = Buffer.from(await Bun.file(out).arrayBuffer()).toString("base64");
-  const target = `/tmp/${name}.js`;
-  await guest.shell.check(`: > ${target}.b64`);
-  const CHUNK = 2048;
-  for (let i = 0; i < b64.length; i += CHUNK) {
-    await guest.shell.check(`echo '${b64.slice(i, i + CHUNK)}' >> ${target}.b64`);
+export async function bootAgain(
+  name: string,
+  options: Partial<GuestOptions>,
+  maxBoots = 1,
+): Promise<{ guest: Guest; readyMs: number; failedBoots: number; failedSerial: string[] }> {
+  const image = options.image ?? (await labImage());
+  const failedSerial: string[] = [];
+  for (let boot = 0; boot < maxBoots; boot++) {
+    const guest = await Guest.start({
+      name: `flab-${name}`,
+      image,
+      boot: "direct",
+      workDir: workDir(name),
+      ...options,
+      reuseDisk: true,
+    });
+    const ready = guest.waitReady(BOOT_TIMEOUT_MS).then(
+      (ms) => ms,
+      () => undefined,
+    );
+    const outcome = await Promise.race([ready, guest.exited.then(() => "exited" as const)]);
+    if (typeof outcome === "number") return { guest, readyMs: outcome, failedBoots: boot, failedSerial };
+    failedSerial.push(guest.serial.text());
+    await guest.kill();
   }
-  await guest.shell.check(`base64 -d ${target}.b64 > ${target} && rm ${target}.b64`);
-  return target;
+  throw new Error(`${name}: no boot reached "fulcrum ready" in ${maxBoots} boots`);
 }
