@@ -409,7 +409,13 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
       );
       try {
         const reader = keeper.stdout.getReader();
-        const first = new TextDecoder().decode((await reader.read()).value).trim();
+        // Bounded reads: a connection that never answers fails the test here instead of hanging it.
+        const answer = async (what: string) => {
+          const r = await Promise.race([reader.read(), Bun.sleep(20_000).then(() => null)]);
+          if (r === null) throw new Error(`keep-alive client: no ${what} answer within 20 s`);
+          return new TextDecoder().decode(r.value).trim();
+        };
+        const first = await answer("first");
         expect(first).toMatch(/^rs[123]$/);
         const held = REAL_SERVERS.find((r) => r.name === first)!;
         const real = `${held.address.split("/")[0]}:80`;
@@ -438,7 +444,7 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
         // The open connection still reaches the drained server.
         keeper.stdin.write("again\n");
         keeper.stdin.flush();
-        const second = new TextDecoder().decode((await reader.read()).value).trim();
+        const second = await answer("second");
         expect(second).toBe(first);
         keeper.stdin.end();
         await keeper.exited;
