@@ -63,6 +63,9 @@ try {
       changeP50Ms: number;
       changeP99Ms: number;
       changeMaxMs: number;
+      floorP50Ms: number;
+      floorP99Ms: number;
+      floorMaxMs: number;
       ipvsadmChangeP50Ms: number;
       ipvsadmChangeP99Ms: number;
     };
@@ -80,6 +83,9 @@ try {
     console.log(
       `single real-server change in the full table, to the kernel's ack (${f.changes} changes): ` +
         `p50 ${f.changeP50Ms} ms, p99 ${f.changeP99Ms} ms, max ${f.changeMaxMs} ms (goal p99 < 10 ms)`,
+    );
+    console.log(
+      `  floor, a request that changes nothing (GET_INFO) between the changes: p50 ${f.floorP50Ms} ms, p99 ${f.floorP99Ms} ms, max ${f.floorMaxMs} ms`,
     );
     console.log(
       `  the same change with one ipvsadm -e per change: p50 ${f.ipvsadmChangeP50Ms} ms, p99 ${f.ipvsadmChangeP99Ms} ms`,
