@@ -82,6 +82,16 @@ export function formatBytes(n: number): string {
   return `${i === 0 ? String(value) : value.toFixed(1)} ${units[i]}`;
 }
 
+/** Time left: "0:42", "12:05", "3:04:05"; "?" when it cannot be known (no rate, bad numbers). */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return "?";
+  const total = Math.ceil(seconds);
+  const h = Math.floor(total / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const s = total % 60;
+  return h > 0 ? `${h}:${pad2(m)}:${pad2(s)}` : `${m}:${pad2(s)}`;
+}
+
 /** "[#######.......]  42%" in exactly `width` columns. */
 export function progressBar(done: number, total: number, width: number): string {
   const fraction = total > 0 ? Math.min(1, Math.max(0, done / total)) : 0;

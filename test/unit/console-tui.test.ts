@@ -146,18 +146,124 @@ describe("render", () => {
     expect(screenText(render(box.snapshot(), back, 80, 24))).toContain("event number 30");
   });
 
-  test("update screen shows progress", () => {
-    const b = new FakeBox();
-    b.update = {
-      bootSlot: "b",
-      state: "writing",
-      progress: { bytes: 50, total: 100, rateBps: 2048 },
-      lastResult: "",
+  describe("update screen (from UpdateSnapshot)", () => {
+    const updateScreen = (update: BoxSnapshot["update"], role: "admin" | "viewer" = "admin") => {
+      const b = new FakeBox();
+      b.update = update;
+      const ui = press(initialUi(role, "ops@ssh:192.0.2.50", true), ["4"], b.snapshot()).ui;
+      const lines = render(b.snapshot(), ui, 80, 24);
+      expect(lines).toHaveLength(24);
+      for (const line of lines) expect(line).toHaveLength(80);
+      return screenText(lines);
     };
-    const text = screenText(render(b.snapshot(), press(admin, ["4"], b.snapshot()).ui, 80, 24));
-    expect(text).toContain("State       writing");
-    expect(text).toContain("50%");
-    expect(text).toContain("at 2.0 KiB/s");
+
+    test("writing: state, bar, bytes of total, rate and time left, boot slot and the target slot", () => {
+      const text = updateScreen({
+        bootSlot: "a",
+        state: "writing",
+        progress: { bytes: 150 * 1024 * 1024, total: 400 * 1024 * 1024, rateBps: 5 * 1024 * 1024 },
+        lastResult: "",
+      });
+      expect(text).toContain("[4 Update]");
+      expect(text).toContain("State       writing the image to the other slot");
+      expect(text).toContain("Boot slot   a; updates go to slot b, a stays as fallback");
+      expect(text).toMatch(/Progress {4}\[#+\.+\] {2}37%/);
+      // 250 MiB left at 5 MiB/s: 50 s.
+      expect(text).toContain("150.0 MiB of 400.0 MiB at 5.0 MiB/s, 0:50 left");
+      expect(text).toContain("Last result -");
+    });
+
+    test("every state has its own words", () => {
+      const words = {
+        idle: "idle: no update in progress",
+        downloading: "downloading the image",
+        verifying: "verifying the image's signature",
+        writing: "writing the image to the other slot",
+        "pending-reboot": "written: boots at the next reboot",
+        failed: "FAILED (the running slot is untouched)",
+      } as const;
+      for (const [state, text] of Object.entries(words)) {
+        expect(
+          updateScreen({ bootSlot: "B", state: state as keyof typeof words, progress: null, lastResult: "" }),
+        ).toContain(`State       ${text}`);
+      }
+    });
+
+    test("long downloads show hours; a stalled one says so and has no time left", () => {
+      const slow = updateScreen({
+        bootSlot: "b",
+        state: "downloading",
+        progress: { bytes: 0, total: 1024 * 1024 * 1024, rateBps: 64 * 1024 },
+        lastResult: "",
+      });
+      expect(slow).toContain("0 B of 1.0 GiB at 64.0 KiB/s, 4:33:04 left");
+      expect(slow).toContain("updates go to slot a");
+      const stalled = updateScreen({
+        bootSlot: "b",
+        state: "downloading",
+        progress: { bytes: 512, total: 1024, rateBps: 0 },
+        lastResult: "",
+      });
+      expect(stalled).toContain("512 B of 1.0 KiB stalled (0 B/s), ? left");
+    });
+
+    test("a total not known yet shows bytes so far and no bar", () => {
+      const text = updateScreen({
+        bootSlot: "a",
+        state: "downloading",
+        progress: { bytes: 3 * 1024 * 1024, total: 0, rateBps: 1024 * 1024 },
+        lastResult: "",
+      });
+      expect(text).toContain("3.0 MiB so far at 1.0 MiB/s");
+      expect(text).not.toContain("Progress ");
+      expect(text).not.toContain(" left");
+    });
+
+    test("done, then pending reboot: the last result and what to do next (admin vs viewer)", () => {
+      const pending = {
+        bootSlot: "a",
+        state: "pending-reboot",
+        progress: { bytes: 1000, total: 1000, rateBps: 100 },
+        lastResult: "0.2.0 written to slot b, verified (sha256 ok)",
+      } as const;
+      const admin = updateScreen(pending);
+      expect(admin).toContain("100%");
+      expect(admin).toContain("0:00 left");
+      expect(admin).toContain("Last result 0.2.0 written to slot b, verified (sha256 ok)");
+      expect(admin).toContain("reboot (B) boots it");
+      expect(admin).toContain("B reboot");
+      const viewer = updateScreen(pending, "viewer");
+      expect(viewer).toContain("a reboot boots it");
+      expect(viewer).not.toContain("B reboot");
+    });
+
+    test("failed: the reason, and the way to try again for an admin", () => {
+      const text = updateScreen({
+        bootSlot: "a",
+        state: "failed",
+        progress: null,
+        lastResult: "signature check failed: unknown key",
+      });
+      expect(text).toContain("Last result signature check failed: unknown key");
+      expect(text).toContain("u applies an update from a URL or a path on the box (try again).");
+    });
+
+    test("a development run has no other slot; nonsense numbers do not break the frame", () => {
+      const dev = updateScreen({ bootSlot: "dev", state: "idle", progress: null, lastResult: "" });
+      expect(dev).toMatch(/Boot slot {3}dev +\n/);
+      updateScreen({
+        bootSlot: "a",
+        state: "writing",
+        progress: { bytes: Number.NaN, total: -5, rateBps: Number.POSITIVE_INFINITY },
+        lastResult: "x".repeat(500),
+      });
+      updateScreen({
+        bootSlot: "a",
+        state: "writing",
+        progress: { bytes: 5000, total: 1000, rateBps: 10 },
+        lastResult: "",
+      });
+    });
   });
 
   test("viewers see no admin key hints", () => {

@@ -1,6 +1,6 @@
 // The whole screen as text: render(snapshot, ui, cols, rows) -> exactly `rows` lines of exactly `cols`
 // columns. Pure, so every screen is unit-tested at 80x24 and the adapters only paint what they are given.
-import type { BoxSnapshot, VrrpInstanceSnapshot } from "../../state/snapshot.ts";
+import type { BoxSnapshot, UpdateSnapshot, VrrpInstanceSnapshot } from "../../state/snapshot.ts";
 import { describeAction } from "../audit.ts";
 import {
   findReal,
@@ -18,6 +18,7 @@ import {
   formatBytes,
   formatClock,
   formatCount,
+  formatEta,
   formatLatency,
   formatTimeOfDay,
   formatUptime,
@@ -122,7 +123,7 @@ function screenBody(s: BoxSnapshot, ui: UiState, cols: number, height: number): 
     case "events":
       return eventsBody(s, ui, cols, height);
     case "update":
-      return updateBody(s, cols);
+      return updateBody(s, ui, cols);
     case "help":
       return helpBody(ui);
   }
@@ -256,24 +257,58 @@ function eventsBody(s: BoxSnapshot, ui: UiState, cols: number, height: number): 
   return lines;
 }
 
-function updateBody(s: BoxSnapshot, cols: number): string[] {
+const UPDATE_STATE_TEXT: Record<UpdateSnapshot["state"], string> = {
+  idle: "idle: no update in progress",
+  downloading: "downloading the image",
+  verifying: "verifying the image's signature and checksums",
+  writing: "writing the image to the other slot",
+  "pending-reboot": "written: boots at the next reboot",
+  failed: "FAILED (the running slot is untouched)",
+};
+
+function updateBody(s: BoxSnapshot, ui: UiState, cols: number): string[] {
   const u = s.update;
+  const other = otherSlot(u.bootSlot);
   const lines = [
-    `Running     ${s.version} (build ${s.build}) from slot ${u.bootSlot}`,
-    `State       ${u.state}`,
+    `Running     ${s.version} (build ${s.build})`,
+    `Boot slot   ${u.bootSlot}${other === null ? "" : `; updates go to slot ${other}, ${u.bootSlot} stays as fallback`}`,
+    `State       ${UPDATE_STATE_TEXT[u.state] ?? u.state}`,
   ];
-  if (u.progress) {
-    const p = u.progress;
-    lines.push(`Progress    ${progressBar(p.bytes, p.total, Math.min(40, cols - 12))}`);
-    lines.push(
-      `            ${formatBytes(p.bytes)} of ${formatBytes(p.total)} at ${formatBytes(p.rateBps)}/s`,
-    );
-  }
+  if (u.progress) lines.push(...progressLines(u.progress, cols));
   lines.push(`Last result ${u.lastResult || "-"}`);
   lines.push("");
+  const admin = ui.role === "admin";
   if (u.state === "pending-reboot")
-    lines.push("The new image is written: reboot (B) to boot it; the old slot stays as fallback.");
+    lines.push(
+      `The new image is written: ${admin ? "reboot (B)" : "a reboot"} boots it; the old slot stays as fallback.`,
+    );
+  else if (admin && (u.state === "idle" || u.state === "failed"))
+    lines.push(
+      `u applies an update from a URL or a path on the box${u.state === "failed" ? " (try again)" : ""}.`,
+    );
   return lines;
+}
+
+/** Bar, bytes, rate and time left; a total of 0 means the size is not known yet (no bar, no ETA). */
+function progressLines(p: NonNullable<UpdateSnapshot["progress"]>, cols: number): string[] {
+  const known = Number.isFinite(p.total) && p.total > 0;
+  const rate = Number.isFinite(p.rateBps) && p.rateBps > 0 ? p.rateBps : 0;
+  const left = known ? Math.max(0, p.total - p.bytes) : Number.NaN;
+  const eta = rate > 0 ? formatEta(left / rate) : "?";
+  const amount = known
+    ? `${formatBytes(p.bytes)} of ${formatBytes(p.total)}`
+    : `${formatBytes(p.bytes)} so far`;
+  const speed = rate > 0 ? `at ${formatBytes(rate)}/s` : "stalled (0 B/s)";
+  return [
+    ...(known ? [`Progress    ${progressBar(p.bytes, p.total, Math.min(40, cols - 12))}`] : []),
+    `            ${amount} ${speed}${known ? `, ${eta} left` : ""}`,
+  ];
+}
+
+/** The slot an update writes to: the other one of an A/B pair, in the same case; none in a dev run. */
+function otherSlot(slot: string): string | null {
+  const pair: Record<string, string> = { a: "b", b: "a", A: "B", B: "A" };
+  return pair[slot] ?? null;
 }
 
 function helpBody(ui: UiState): string[] {
