@@ -8,6 +8,7 @@
 //    reconcile + CPU burner), keepalived next to the same busy load in another process. Goal: fulcrum busy p99 < 5 ms.
 import { existsSync, statSync } from "node:fs";
 import { masterDownMs } from "../src/vrrp/timing.ts";
+import { keepalivedArgv } from "../test/helpers/keepalived.ts";
 import { BUN, isRoot, Lab, type Runner, sh, waitFor } from "../test/netns/vrrp-lab.ts";
 
 const TRIALS = Number(process.env["FVR_BENCH_TRIALS"] ?? 5);
@@ -59,21 +60,7 @@ vrrp_instance VI {
 `,
   );
   const d = lab.dir;
-  const runner = lab.spawn(host, [
-    "keepalived",
-    "-n",
-    "-l",
-    "-D",
-    "-P",
-    "-f",
-    conf,
-    "-p",
-    `${d}/ka${i}.pid`,
-    "-r",
-    `${d}/ka${i}-vrrp.pid`,
-    "-c",
-    `${d}/ka${i}-chk.pid`,
-  ]);
+  const runner = lab.spawn(host, keepalivedArgv(conf, `${d}/ka${i}`));
   return { runner, childPidFile: `${d}/ka${i}-vrrp.pid` };
 }
 

@@ -2,6 +2,7 @@
 // client's neighbour entry), tshark's verdict, and keepalived as an IPv6 peer.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync } from "node:fs";
+import { keepalivedArgv } from "../helpers/keepalived.ts";
 import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, sh, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "fd00:84::100";
@@ -121,21 +122,7 @@ describe.skipIf(!isRoot)("VRRPv3 over IPv6 (netns)", () => {
 `,
       );
       const d = lab.dir;
-      const ka = lab.spawn("k", [
-        "keepalived",
-        "-n",
-        "-l",
-        "-D",
-        "-P",
-        "-f",
-        conf,
-        "-p",
-        `${d}/k6.pid`,
-        "-r",
-        `${d}/k6v.pid`,
-        "-c",
-        `${d}/k6c.pid`,
-      ]);
+      const ka = lab.spawn("k", keepalivedArgv(conf, `${d}/k6`));
       const fu = lab.startFulcrum("r1", spec(100));
       const kaState = () =>
         (ka.stderr.findLast((l) => l.includes("Entering")) ?? "").includes("MASTER") ? "master" : "backup";
@@ -151,7 +138,7 @@ describe.skipIf(!isRoot)("VRRPv3 over IPv6 (netns)", () => {
         const s = stats["stats"] as { accepted: number; drops: Record<string, number> };
         expect(s.accepted).toBeGreaterThan(0);
         expect(Object.values(s.drops).reduce((a, b) => a + b, 0)).toBe(0);
-        const child = Number(sh(["cat", `${d}/k6v.pid`]).trim());
+        const child = Number(sh(["cat", `${d}/k6-vrrp.pid`]).trim());
         lab.adoptPid(child);
         for (const sig of ["SIGSTOP", "SIGKILL"] as const) {
           for (const pid of [child, ka.proc.pid]) {

@@ -2,6 +2,7 @@
 // reverse, VRRPv3 and VRRPv2; each side takes over when the other dies and gives back on return (preempt).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
+import { keepalivedArgv } from "../helpers/keepalived.ts";
 import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "10.79.0.100";
@@ -40,21 +41,7 @@ vrrp_instance VI {
 `,
     );
     const d = this.lab.dir;
-    this.runner = this.lab.spawn("k", [
-      "keepalived",
-      "-n",
-      "-l",
-      "-D",
-      "-P",
-      "-f",
-      conf,
-      "-p",
-      `${d}/k${i}.pid`,
-      "-r",
-      `${d}/k${i}-vrrp.pid`,
-      "-c",
-      `${d}/k${i}-chk.pid`,
-    ]);
+    this.runner = this.lab.spawn("k", keepalivedArgv(conf, `${d}/k${i}`));
     this.pidFile = `${d}/k${i}-vrrp.pid`;
   }
 
