@@ -5,8 +5,10 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatConfigError, loadConfigFile, parseConfig } from "../config/load.ts";
+import { LogRing } from "../console/rings.ts";
 import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
+import { LogOutput } from "../log/output.ts";
 import { type BootInfo, bootStillCounted, readBootInfo } from "../system/boot.ts";
 import { DaemonProcess, SUPERVISED_ENV } from "../system/daemon-process.ts";
 import { DATA_MOUNT_POINT } from "../system/datapart.ts";
@@ -16,7 +18,10 @@ import { BUILD_ID, VERSION } from "../version.ts";
 import type { CliIo } from "./cli.ts";
 
 export async function runCommand(path: string, io: CliIo): Promise<number> {
-  const log = createLogger();
+  // The serial console takes the log output over once it holds the port; the ring feeds its log tail.
+  const logOutput = new LogOutput();
+  const logRing = new LogRing();
+  const log = createLogger({ output: logOutput, tee: logRing.stream });
   const events = new EventBus(log);
   // On the box we are init: mount, load modules, bring up /data, then run the daemon as our child.
   if (isPid1()) return runInit(path, events);
@@ -25,7 +30,7 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   // Under PID 1 the import overlaps with the wait for its "go".
   const daemonModule = import("../daemon/daemon.ts");
   if (supervised) await awaitInitDone(events);
-  return runDaemon(path, io, log, events, supervised, (await daemonModule).Daemon);
+  return runDaemon(path, io, { log, logOutput, logRing }, events, supervised, (await daemonModule).Daemon);
 }
 
 /** PID 1: init duties, then keep the daemon process running until a power-off or reboot is asked for. */
@@ -78,7 +83,11 @@ async function awaitInitDone(events: EventBus): Promise<void> {
 async function runDaemon(
   path: string,
   io: CliIo,
-  log: ReturnType<typeof createLogger>,
+  {
+    log,
+    logOutput,
+    logRing,
+  }: { log: ReturnType<typeof createLogger>; logOutput: LogOutput; logRing: LogRing },
   events: EventBus,
   onBox: boolean,
   Daemon: typeof import("../daemon/daemon.ts").Daemon,
@@ -116,6 +125,11 @@ async function runDaemon(
     bootSlot: boot?.slot ?? (onBox ? "?" : "dev"),
     ...(boot === undefined ? {} : { boot }),
     configFallback,
+    logOutput,
+    logRing,
+    // On the box the daemon runs the serial console ([system] console); a development run leaves the
+    // host's serial port alone.
+    serialConsole: onBox,
     // PID 1 owns power: SIGTERM asks it for an orderly reboot (it stops us first).
     reboot: onBox ? () => process.kill(1, "SIGTERM") : null,
   });

@@ -7,6 +7,7 @@ import type { ActionHandler, Actor } from "../state/actions.ts";
 import type { BoxSnapshot } from "../state/snapshot.ts";
 import type { ApiToken } from "./api/auth.ts";
 import { type ApiServerHandle, type ApiTlsOptions, startApiServer } from "./api/server.ts";
+import { SerialConsole, type SerialConsoleOptions } from "./serial.ts";
 import type { SshUser } from "./ssh/auth.ts";
 import { type SshServerHandle, startSshServer } from "./ssh/server.ts";
 import { startTtyConsole, type TtyConsole } from "./tty.ts";
@@ -22,8 +23,14 @@ export interface ConsoleOptions {
   /** Where every operator change goes; the console also checks roles and logs each attempt. */
   readonly actions: ActionHandler;
   readonly log: Logger;
+  /**
+   * The box's serial console (src/console/serial.ts): log lines and, on Enter, the TUI, sharing the port.
+   * The caller hands it the log lines (LogOutput.redirect) and calls markReady() when the box is up.
+   */
+  readonly serial?: Pick<SerialConsoleOptions, "device" | "actor" | "idleMs" | "queueBytes">;
+  /** The TUI alone on a terminal (development: the terminal fulcrum runs in). */
   readonly tty?: {
-    /** e.g. "/dev/ttyS0"; the process's own terminal when omitted. */
+    /** e.g. "/dev/pts/3"; the process's own terminal when omitted. */
     readonly device?: string;
     /** Who is at the console; default { who: "console:<device>", role: "admin" } (physical access). */
     readonly actor?: Actor;
@@ -50,6 +57,7 @@ export interface ConsoleHandle {
   readonly ssh: SshServerHandle | null;
   readonly api: ApiServerHandle | null;
   readonly tty: TtyConsole | null;
+  readonly serial: SerialConsole | null;
   /** One line per part that failed to start. */
   readonly errors: readonly string[];
   /** Config reload: new SSH users and API tokens, without dropping sessions. */
@@ -119,6 +127,11 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
   };
 
   const tty = opts.tty ? await attempt("tty", () => superviseTty(opts, log)) : null;
+  const serial = opts.serial
+    ? await attempt("serial", () =>
+        SerialConsole.open({ ...opts.serial!, snapshot: opts.snapshot, actions: opts.actions, log }),
+      )
+    : null;
   const ssh = opts.ssh
     ? await attempt("ssh", () =>
         startSshServer({
@@ -154,11 +167,13 @@ export async function startConsole(opts: ConsoleOptions): Promise<ConsoleHandle>
     ssh,
     api,
     tty,
+    serial,
     errors,
     setUsers: (users) => ssh?.setUsers(users),
     setTokens: (tokens) => api?.setTokens(tokens),
     close: async () => {
       tty?.close();
+      serial?.close();
       await Promise.allSettled([ssh?.close(), api?.close()]);
     },
   };

@@ -8,12 +8,13 @@ import { formatConfigError, loadConfigFile } from "../config/load.ts";
 import type { Config } from "../config/types.ts";
 import { consoleOptionsFromConfig } from "../console/from-config.ts";
 import { type ConsoleHandle, startConsole } from "../console/index.ts";
-import { EventRing } from "../console/rings.ts";
+import { EventRing, type LogRing } from "../console/rings.ts";
 import { HealthEngine } from "../health/engine.ts";
 import { healthSpecsFromConfig } from "../health/from-config.ts";
 import { IpvsRuntime, OWNERSHIP_FILE } from "../ipvs/runtime.ts";
 import type { EventBus } from "../log/events.ts";
 import type { Logger } from "../log/logger.ts";
+import type { LogOutput } from "../log/output.ts";
 import { Rtnetlink } from "../netlink/rtnetlink.ts";
 import type { ActionResult } from "../state/actions.ts";
 import type { BoxSnapshot } from "../state/snapshot.ts";
@@ -36,8 +37,15 @@ export interface DaemonContext {
   readonly dataDir: string;
   /** Runtime state that must survive a restart of the process but not a reboot (/run/fulcrum). */
   readonly stateDir: string;
-  /** The TUI on this device (the box's serial console); none when undefined. */
-  readonly ttyDevice?: string;
+  /**
+   * Run the box's serial console (log lines, and the TUI on Enter) on [system] console. Only on the box:
+   * a development run must not take over the host's serial port.
+   */
+  readonly serialConsole?: boolean;
+  /** The logger's output: the serial console takes it over while it holds the port. */
+  readonly logOutput?: LogOutput;
+  /** The newest log lines, for the TUI's log tail and the API's /log. */
+  readonly logRing?: LogRing;
   readonly bootSlot: string;
   /** How this boot came about (PID 1 only; undefined elsewhere, where updates are refused). */
   readonly boot?: BootInfo;
@@ -59,6 +67,7 @@ export class Daemon {
   private console: ConsoleHandle | null = null;
   private readonly health = new HealthEngine();
   private reloading: Promise<ActionResult> | null = null;
+  private unsubscribeReady: (() => void) | null = null;
 
   private constructor(
     private config: Config,
@@ -207,11 +216,19 @@ export class Daemon {
       snapshot: () => this.snapshot(),
       actions,
       log: this.ctx.log,
-      ...(this.ctx.ttyDevice === undefined ? {} : { tty: { device: this.ctx.ttyDevice } }),
+      ...(this.ctx.serialConsole === true && parts.tty ? { serial: { device: parts.tty.device } } : {}),
       ...(parts.ssh && parts.ssh.users.length > 0 ? { ssh: parts.ssh } : {}),
       ...(parts.api ? { api: parts.api } : {}),
     });
     for (const e of this.console.errors) this.emit("console.part_failed", e);
+    const serial = this.console.serial;
+    if (serial !== null) {
+      this.ctx.logOutput?.redirect(serial);
+      // The prompt comes after the line that says the box is ready, not in the middle of the boot.
+      this.unsubscribeReady = this.ctx.events.subscribe((e) => {
+        if (e.event === "fulcrum.ready") serial.markReady();
+      });
+    }
   }
 
   snapshot(): BoxSnapshot {
@@ -232,6 +249,7 @@ export class Daemon {
         progress: null,
         lastResult: "",
       },
+      ...(this.ctx.logRing === undefined ? {} : { log: this.ctx.logRing.lines() }),
     });
   }
 
@@ -285,6 +303,8 @@ export class Daemon {
     // VRRP first: priority 0 tells the backups to take over now, and the VIPs leave this box.
     this.update?.stop();
     await timed("vrrp", () => this.vrrp?.stop());
+    this.unsubscribeReady?.();
+    this.ctx.logOutput?.redirect(null); // the last lines go straight to the console again
     await timed("console", () => this.console?.close());
     await timed("health", () => this.health.stop());
     // The IPVS table stays in the kernel: traffic keeps flowing while fulcrum restarts.

@@ -8,6 +8,7 @@ import { serviceLabel } from "../netlink/ipvs.ts";
 import type {
   BoxSnapshot,
   EventSnapshot,
+  LogLineSnapshot,
   RealServerSnapshot,
   ServiceSnapshot,
   UpdateSnapshot,
@@ -38,6 +39,8 @@ export interface SnapshotSources {
   readonly health: (service: string) => HealthServiceSnapshot | undefined;
   readonly events: readonly EventSnapshot[];
   readonly update: UpdateSnapshot;
+  /** The newest log lines, when kept. */
+  readonly log?: readonly LogLineSnapshot[];
 }
 
 export function buildSnapshot(src: SnapshotSources): BoxSnapshot {
@@ -51,6 +54,7 @@ export function buildSnapshot(src: SnapshotSources): BoxSnapshot {
     services: services(src),
     events: src.events,
     update: src.update,
+    ...(src.log === undefined ? {} : { log: src.log }),
   };
 }
 

@@ -60,6 +60,13 @@ export class Tmux {
     if (r.code !== 0) throw new Error(`tmux send-keys failed: ${r.err}`);
   }
 
+  /** Raw bytes, any value (NUL, 0xff, broken escape sequences): line noise. */
+  bytes(session: string, bytes: Uint8Array): void {
+    const hex = [...bytes].map((b) => b.toString(16).padStart(2, "0"));
+    const r = this.run(["send-keys", "-t", session, "-H", ...hex]);
+    if (r.code !== 0) throw new Error(`tmux send-keys -H failed: ${r.err}`);
+  }
+
   screen(session: string): string[] {
     const r = this.run(["capture-pane", "-p", "-t", session]);
     return r.code === 0 ? r.out.replace(/\n$/, "").split("\n") : [];
