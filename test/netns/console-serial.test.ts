@@ -149,3 +149,34 @@ describe("serial console: log lines and the TUI on one port", () => {
     expect(s.trimEnd().endsWith(SERIAL_PROMPT)).toBe(true);
   }, 60_000);
 });
+
+describe("serial console: idle timeout", () => {
+  test("a TUI left without a key returns to the prompt by itself", async () => {
+    tmux.start("idle", ["sleep", "3600"], 80, 24);
+    const device = await waitFor("pane tty", () => tmux.paneTty("idle"));
+    const idle = SerialConsole.open({
+      device,
+      snapshot: box.snapshot,
+      actions: box,
+      log: mem.log,
+      refreshMs: 200,
+      idleMs: 1500,
+    });
+    try {
+      idle.markReady();
+      tmux.keys("idle", "Enter");
+      await tmux.waitScreen("idle", "overview", (t) => t.includes("[1 Overview]"));
+      expect(idle.state).toBe("tui");
+      const s = await tmux.waitScreen(
+        "idle",
+        "idle note",
+        (t) => t.includes("console closed: no key for a while"),
+        15_000,
+      );
+      expect(s.trimEnd().endsWith(SERIAL_PROMPT)).toBe(true);
+      expect(idle.state).toBe("lines");
+    } finally {
+      idle.close();
+    }
+  }, 30_000);
+});
