@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Lab, sweepLab } from "../../qemu/lab.ts";
+import { formatConfigError, loadConfigFile } from "../../src/config/load.ts";
 import { SERIAL_PROMPT } from "../../src/console/serial.ts";
 import { VERSION } from "../../src/version.ts";
 import { waitInGuest } from "../helpers/guest-files.ts";
@@ -80,7 +81,7 @@ port = 80
 scheduler = "wlc"
 method = "dr"
 vrrp_instance = "VI_CON"
-check = { type = "http", path = "/", interval = 1, timeout = 1, rise = 1, fall = 2 }
+check = { type = "http", path = "/", interval = 3, timeout = 3, rise = 1, fall = 3 }
 ${REALS.map((a) => `[[services.web.real]]\naddress = "${a}"\nweight = 5\n`).join("\n")}`;
 }
 
@@ -166,6 +167,10 @@ describe.skipIf(!guestTestsEnabled)("the console on a booted guest", () => {
     await sweepLab(PREFIX);
     const configPath = key("con-a.toml");
     writeFileSync(configPath, configToml(makeKey("admin"), makeKey("viewer")));
+    // A config the box would refuse boots the safe default instead: fail here, with the reasons.
+    const loaded = await loadConfigFile(configPath);
+    if (!loaded.ok)
+      throw new Error(`test config does not load: ${loaded.errors.map(formatConfigError).join("\n")}`);
     makeKey("stranger");
     writeFileSync(key("keepalived.conf"), keepalivedConfig());
     const image = await labImage();
@@ -590,16 +595,24 @@ describe.skipIf(!guestTestsEnabled)("the console on a booted guest", () => {
           value(/^fulcrum_vrrp_transitions_total\{[^}]*instance="VI_CON"[^}]*\} (\S+)$/m),
         ).toBeGreaterThanOrEqual(3);
         expect(value(/^fulcrum_vrrp_effective_priority\{[^}]*instance="VI_CON"[^}]*\} (\S+)$/m)).toBe(150);
+        const lastSuccess: number[] = [];
         for (const real of REALS) {
           const labels = `service="web",real="${real}:80"`;
           expect(value(new RegExp(`^fulcrum_ipvs_real_weight\\{${labels}\\} (\\S+)$`, "m"))).toBe(5);
-          expect(value(new RegExp(`^fulcrum_check_last_success\\{${labels}\\} (\\S+)$`, "m"))).toBe(1);
+          // The newest check's outcome (one may time out on a loaded host), when and how long it took.
+          lastSuccess.push(value(new RegExp(`^fulcrum_check_last_success\\{${labels}\\} (\\S+)$`, "m")));
+          const checkedAt = value(
+            new RegExp(`^fulcrum_check_last_timestamp_seconds\\{${labels}\\} (\\S+)$`, "m"),
+          );
+          expect(Math.abs(Date.now() / 1000 - checkedAt)).toBeLessThan(120);
           expect(
             value(new RegExp(`^fulcrum_check_last_latency_seconds\\{${labels}\\} (\\S+)$`, "m")),
           ).toBeGreaterThan(0);
           value(new RegExp(`^fulcrum_ipvs_real_connections_per_second\\{${labels}\\} (\\S+)$`, "m"));
           value(new RegExp(`^fulcrum_ipvs_real_connections_total\\{${labels}\\} (\\S+)$`, "m"));
         }
+        for (const v of lastSuccess) expect([0, 1]).toContain(v);
+        expect(lastSuccess).toContain(1);
         value(/^fulcrum_ipvs_service_connections_total\{service="web"[^}]*\} (\S+)$/m);
         expect(value(/^fulcrum_boot_slot_info\{slot="[^"]+"\} (\S+)$/m)).toBe(1);
         expect(
