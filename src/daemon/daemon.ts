@@ -238,6 +238,7 @@ export class Daemon {
       build: BUILD_ID,
       startedAtMs: this.startedAtMs,
       nowMs: Date.now(),
+      healthNowMs: this.health.now(),
       vrrp: this.vrrp?.lastStats() ?? null,
       vrrpHistory: this.vrrpHistory,
       ipvs: this.ipvs?.snapshot() ?? [],

@@ -32,6 +32,8 @@ export interface SnapshotSources {
   readonly build: string;
   readonly startedAtMs: number;
   readonly nowMs: number;
+  /** The health engine's clock now (monotonic ms): its check times are on it, snapshots are wall clock. */
+  readonly healthNowMs: number;
   readonly vrrp: WorkerStats | null;
   /** Transitions and last reason per instance, kept from VRRP events. */
   readonly vrrpHistory: ReadonlyMap<string, { transitions: number; lastReason: string }>;
@@ -118,7 +120,7 @@ function serviceSnapshot(
       inBytes: n(d?.stats?.inBytes),
       outBytes: n(d?.stats?.outBytes),
       checks: (h?.history ?? []).map((e) => ({
-        atMs: e.atMs,
+        atMs: src.nowMs - (src.healthNowMs - e.atMs),
         ok: e.ok,
         latencyMs: e.latencyMs,
         reason: e.reason,

@@ -34,7 +34,8 @@ const MAX_LISTENERS = 64;
 export class HealthEngine {
   private readonly core: HealthCore;
   private readonly checkers: CheckerTable;
-  private readonly now: () => number;
+  /** The clock check results are stamped with (monotonic ms); snapshots convert to wall clock with it. */
+  readonly now: () => number;
   private readonly onListenerError: (err: unknown) => void;
   private readonly running = new Map<
     number,
