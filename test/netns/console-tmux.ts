@@ -72,6 +72,12 @@ export class Tmux {
     return r.code === 0 ? r.out.replace(/\n$/, "").split("\n") : [];
   }
 
+  /** The pane's text with `history` lines of scrollback, wrapped lines joined (for log lines, not screens). */
+  text(session: string, history = 5000): string {
+    const r = this.run(["capture-pane", "-p", "-J", "-S", `-${history}`, "-t", session]);
+    return r.code === 0 ? r.out : "";
+  }
+
   resize(session: string, cols: number, rows: number): void {
     const r = this.run(["resize-window", "-t", session, "-x", String(cols), "-y", String(rows)]);
     if (r.code !== 0) throw new Error(`tmux resize-window failed: ${r.err}`);
