@@ -15,6 +15,7 @@ import { configuredDests, desiredService, serviceKeyOf, tunnelOf } from "./desir
 import { type Drain, startDrain, stepDrains } from "./drain.ts";
 import { hostPort, type KernelService, serviceKeyString } from "./model.ts";
 import type { Ownership } from "./reconcile.ts";
+import { type SyncRole, SyncRoleFollower } from "./sync-role.ts";
 
 /** Ownership file name inside the daemon's state directory (on /run: gone at reboot, like the table). */
 export const OWNERSHIP_FILE = "ipvs-owned.json";
@@ -56,7 +57,7 @@ export interface IpvsRuntimeOptions {
 export class IpvsRuntime {
   private drains: ReadonlyMap<string, Drain> = new Map();
   private refreshTimer: ReturnType<typeof setInterval> | null = null;
-  private syncRole: "master" | "backup" | null = null;
+  private readonly syncRole: SyncRoleFollower;
   private table: KernelService[] = [];
   private readonly unsubscribe: Array<() => void> = [];
   private refreshing = false;
@@ -67,7 +68,24 @@ export class IpvsRuntime {
     private services: ReadonlyMap<string, ServiceConfig>,
     private config: Config,
     private readonly opts: IpvsRuntimeOptions,
-  ) {}
+  ) {
+    this.syncRole = new SyncRoleFollower(
+      ipvs,
+      (role) => this.syncSpec(role),
+      (outcome) => {
+        const sync = this.config.ipvs.sync_daemon;
+        this.opts.events.emit(
+          outcome.ok
+            ? {
+                event: "ipvs.sync_daemon",
+                reason: `connection sync daemon is ${outcome.role} on ${sync?.interface} (syncid ${sync?.syncid})`,
+                role: outcome.role,
+              }
+            : { event: "ipvs.sync_daemon_failed", reason: outcome.error, role: outcome.role },
+        );
+      },
+    );
+  }
 
   /** Opens IPVS, applies timeouts and the whole desired table; throws if the kernel has no IPVS. */
   static async start(opts: IpvsRuntimeOptions): Promise<IpvsRuntime> {
@@ -102,7 +120,7 @@ export class IpvsRuntime {
     }
     rt.refreshTimer = setInterval(() => void rt.refresh(), REFRESH_INTERVAL_MS);
     const sync = opts.config.ipvs.sync_daemon;
-    if (sync && sync.state !== "vrrp") await rt.setSyncRole(sync.state);
+    if (sync && sync.state !== "vrrp") await rt.syncRole.want(sync.state);
     return rt;
   }
 
@@ -123,11 +141,12 @@ export class IpvsRuntime {
   async onVrrpState(instance: string, state: VrrpStateName): Promise<void> {
     const sync = this.config.ipvs.sync_daemon;
     if (sync?.state !== "vrrp" || sync.vrrp_instance !== instance) return;
-    await this.setSyncRole(state === "MASTER" ? "master" : "backup");
+    await this.syncRole.want(state === "MASTER" ? "master" : "backup");
   }
 
   async stop(): Promise<void> {
     if (this.refreshTimer) clearInterval(this.refreshTimer);
+    this.syncRole.close();
     for (const u of this.unsubscribe) u();
     // The table stays in the kernel: traffic keeps flowing while fulcrum restarts.
     await this.controller.flush();
@@ -192,10 +211,10 @@ export class IpvsRuntime {
     await this.ipvs.setTimeouts({ tcp: c.timeout_tcp, tcpFin: c.timeout_tcpfin, udp: c.timeout_udp });
   }
 
-  private async setSyncRole(role: "master" | "backup"): Promise<void> {
+  private syncSpec(role: SyncRole): SyncDaemonSpec {
     const sync = this.config.ipvs.sync_daemon;
-    if (!sync || this.syncRole === role) return;
-    const spec: SyncDaemonSpec = {
+    if (!sync) throw new Error("no [ipvs.sync_daemon] in the config");
+    return {
       state: role,
       interface: sync.interface,
       syncId: sync.syncid,
@@ -204,19 +223,6 @@ export class IpvsRuntime {
       ...(sync.ttl === undefined ? {} : { mcastTtl: sync.ttl }),
       ...(sync.group === undefined ? {} : { mcastGroup: sync.group }),
     };
-    try {
-      const running = await this.ipvs.syncDaemons();
-      for (const d of running) if (d.state !== role) await this.ipvs.stopSyncDaemon(d.state);
-      if (!running.some((d) => d.state === role)) await this.ipvs.startSyncDaemon(spec);
-      this.syncRole = role;
-      this.opts.events.emit({
-        event: "ipvs.sync_daemon",
-        reason: `connection sync daemon is ${role} on ${sync.interface} (syncid ${sync.syncid})`,
-        role,
-      });
-    } catch (err) {
-      this.opts.events.emit({ event: "ipvs.sync_daemon_failed", reason: String(err), role });
-    }
   }
 }
 
