@@ -22,6 +22,10 @@ export interface LabOptions {
   readonly guests: readonly LabGuestSpec[];
   readonly realServers: readonly RealServerSpec[];
   readonly client: { readonly address: string };
+  /** Guests (front NIC) and a second client behind an inter-switch link (see qemu/topology.ts). */
+  readonly farSide?: LabSpec["farSide"];
+  /** vCPUs per guest (default 1). */
+  readonly smp?: number;
   readonly workRoot?: string;
   readonly log?: (line: string) => void;
 }
@@ -84,25 +88,11 @@ export class Lab {
         guests: options.guests.map((g) => g.id),
         realServers: options.realServers,
         client: options.client,
+        ...(options.farSide === undefined ? {} : { farSide: options.farSide }),
       };
       lab.net = await LabNetwork.up(spec);
       log(`network up: ${lab.net.namespaces().join(", ")}`);
-      for (const [i, g] of options.guests.entries()) {
-        const guest = await Guest.start({
-          name: `${options.prefix}${g.id}`,
-          image: options.image,
-          boot: options.boot,
-          workDir: join(lab.workRoot, g.id),
-          netns: lab.net.bridgeNs,
-          configFile: g.config,
-          nics: [0, 1].map((nic) => ({
-            netdev: `tap,ifname=${lab.network.tap(g.id, nic as 0 | 1)},script=no,downscript=no`,
-            mac: macFor(i + 1, nic),
-          })),
-        });
-        lab.guests.set(g.id, guest);
-        log(`guest ${g.id}: qemu started (${options.boot} boot), serial log ${guest.serial.path}`);
-      }
+      for (const g of options.guests) await lab.startGuest(g.id);
       await Promise.all(
         [...lab.guests.entries()].map(async ([id, g]) => {
           const ms = await g.waitReady(readyTimeoutMs);
@@ -114,6 +104,52 @@ export class Lab {
       throw err;
     }
     return lab;
+  }
+
+  /**
+   * Starts QEMU for guest `id` on its taps; returns at once (waitReady follows). With `reuseDisk` it boots
+   * the disk its previous run left (a reboot: the data partition stays); `config` replaces the config
+   * handed over fw_cfg (seeded only on a fresh disk).
+   */
+  async startGuest(id: string, opts: { readonly reuseDisk?: boolean; readonly config?: string } = {}) {
+    const index = this.options.guests.findIndex((g) => g.id === id);
+    const spec = this.options.guests[index];
+    if (spec === undefined) throw new Error(`no guest ${id} in this lab`);
+    if (this.guests.has(id)) throw new Error(`guest ${id} already runs`);
+    const guest = await Guest.start({
+      name: `${this.options.prefix}${id}`,
+      image: this.options.image,
+      boot: this.options.boot,
+      workDir: join(this.workRoot, id),
+      netns: this.network.bridgeNs,
+      configFile: opts.config ?? spec.config,
+      ...(this.options.smp === undefined ? {} : { smp: this.options.smp }),
+      ...(opts.reuseDisk === true ? { reuseDisk: true } : {}),
+      nics: [0, 1].map((nic) => ({
+        netdev: `tap,ifname=${this.network.tap(id, nic as 0 | 1)},script=no,downscript=no`,
+        mac: macFor(index + 1, nic),
+      })),
+    });
+    this.guests.set(id, guest);
+    this.options.log?.(
+      `guest ${id}: qemu started (${this.options.boot} boot), serial log ${guest.serial.path}`,
+    );
+    return guest;
+  }
+
+  /** SIGKILLs guest `id`'s QEMU (a box losing power); its disk stays for startGuest(id, { reuseDisk }). */
+  async killGuest(id: string): Promise<void> {
+    const guest = this.guest(id);
+    this.guests.delete(id);
+    await guest.kill();
+  }
+
+  /** Forgets a guest whose QEMU has already gone (e.g. after QMP quit), once it has exited. */
+  async forgetGuest(id: string): Promise<void> {
+    const guest = this.guest(id);
+    await Promise.race([guest.exited, Bun.sleep(10_000)]);
+    this.guests.delete(id);
+    await guest.kill();
   }
 
   /**

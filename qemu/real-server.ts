@@ -10,6 +10,8 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) {
 const server = Bun.serve({
   port,
   hostname: "0.0.0.0",
+  // Keep-alive connections may sit out a director failover of several seconds (nginx keeps them 75 s).
+  idleTimeout: 75,
   fetch(req, srv) {
     const from = srv.requestIP(req)?.address ?? "?";
     return new Response(`${name}\n`, { headers: { "x-real-server": name, "x-client": from } });

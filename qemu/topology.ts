@@ -5,6 +5,8 @@
 //           taps tap-<g>0 / tap-<g>1 for each guest (QEMU runs inside <p>br to open them)
 //   <p>rsN: real server N: eth0 on br0, a tiny HTTP server answering its name, prepared for DR/TUN/NAT
 //   <p>cl : client: eth0 on br0
+//   with farSide: br2, joined to br0 by the veth pair isl0/isl1 (the "inter-switch link"), holds the
+//   front taps of the far-side guests and the client <p>cl2; taking isl0 down splits the front segment.
 //
 // Interface names live inside the namespaces, so only namespace names need the unique prefix.
 import { describeFailure, exec } from "../src/system/exec.ts";
@@ -20,6 +22,8 @@ export interface RealServerSpec {
   /** NAT: the director-side gateway the real server routes its replies through. */
   readonly gateway?: string;
   readonly port?: number;
+  /** Start the lab's HTTP server (qemu/real-server.ts) in it (default true; false for other services). */
+  readonly http?: boolean;
 }
 
 export interface LabSpec {
@@ -29,6 +33,8 @@ export interface LabSpec {
   readonly guests: readonly string[];
   readonly realServers: readonly RealServerSpec[];
   readonly client: { readonly address: string };
+  /** Guests (front NIC) and a second client behind an inter-switch link that can be taken down. */
+  readonly farSide?: { readonly guests: readonly string[]; readonly client: { readonly address: string } };
 }
 
 const BUN = `${REPO_ROOT}/node_modules/.bin/bun`;
@@ -68,7 +74,7 @@ export async function removeNamespaces(prefix: string): Promise<void> {
 }
 
 export class LabNetwork {
-  private readonly servers: ReturnType<typeof Bun.spawn>[] = [];
+  private readonly servers = new Map<string, ReturnType<typeof Bun.spawn>>();
 
   private constructor(readonly spec: LabSpec) {}
 
@@ -78,6 +84,10 @@ export class LabNetwork {
   get clientNs(): string {
     return `${this.spec.prefix}cl`;
   }
+  /** The far-side client (only with spec.farSide). */
+  get farClientNs(): string {
+    return `${this.spec.prefix}cl2`;
+  }
   serverNs(name: string): string {
     return `${this.spec.prefix}${name}`;
   }
@@ -85,7 +95,12 @@ export class LabNetwork {
     return `tap-${guest}${nic}`;
   }
   namespaces(): string[] {
-    return [this.bridgeNs, this.clientNs, ...this.spec.realServers.map((r) => this.serverNs(r.name))];
+    return [
+      this.bridgeNs,
+      this.clientNs,
+      ...(this.spec.farSide ? [this.farClientNs] : []),
+      ...this.spec.realServers.map((r) => this.serverNs(r.name)),
+    ];
   }
 
   /** Brings the whole topology up; on any failure tears down what was made and rethrows. */
@@ -107,7 +122,8 @@ export class LabNetwork {
       await sh(["ip", "netns", "add", ns]);
       await sh(["ip", "-n", ns, "link", "set", "lo", "up"]);
     }
-    for (const bridge of ["br0", "br1"]) {
+    const far = this.spec.farSide;
+    for (const bridge of far ? ["br0", "br1", "br2"] : ["br0", "br1"]) {
       await sh([
         "ip",
         "-n",
@@ -128,29 +144,68 @@ export class LabNetwork {
       for (const nic of [0, 1] as const) {
         const tap = this.tap(g, nic);
         await sh(["ip", "-n", br, "tuntap", "add", tap, "mode", "tap"]);
-        await sh(["ip", "-n", br, "link", "set", tap, "master", `br${nic}`, "up"]);
+        const bridge = nic === 0 && far?.guests.includes(g) ? "br2" : `br${nic}`;
+        await sh(["ip", "-n", br, "link", "set", tap, "master", bridge, "up"]);
       }
     }
     await this.attach(this.clientNs, "vcl", this.spec.client.address);
+    if (far) {
+      await sh(["ip", "-n", br, "link", "add", "isl0", "type", "veth", "peer", "name", "isl1"]);
+      await sh(["ip", "-n", br, "link", "set", "isl0", "master", "br0", "up"]);
+      await sh(["ip", "-n", br, "link", "set", "isl1", "master", "br2", "up"]);
+      await this.attach(this.farClientNs, "vcl2", far.client.address, "br2");
+    }
     for (const rs of this.spec.realServers) {
       const ns = this.serverNs(rs.name);
       await this.attach(ns, `v${rs.name}`, rs.address);
       await prepareRealServer(ns, rs);
-      const proc = Bun.spawn(
-        ["ip", "netns", "exec", ns, BUN, `${REPO_ROOT}/qemu/real-server.ts`, rs.name, String(rs.port ?? 80)],
-        {
-          stdin: "ignore",
-          stdout: "pipe",
-          stderr: "inherit",
-        },
-      );
-      this.servers.push(proc);
-      await waitForLine(proc.stdout, /listening/, 15_000, `real server ${rs.name}`);
+      if (rs.http ?? true) await this.startHttpServer(rs.name);
     }
   }
 
-  /** A veth from br0 (bridge side named `hostSide`) to eth0 inside `ns`, with `address`. */
-  private async attach(ns: string, hostSide: string, address: string): Promise<void> {
+  /** Starts (again) the HTTP server of real server `name`; resolves once it listens. */
+  async startHttpServer(name: string): Promise<void> {
+    const rs = this.spec.realServers.find((r) => r.name === name);
+    if (rs === undefined) throw new Error(`no real server ${name}`);
+    if (this.servers.has(name)) throw new Error(`real server ${name} already runs`);
+    const proc = Bun.spawn(
+      [
+        "ip",
+        "netns",
+        "exec",
+        this.serverNs(name),
+        BUN,
+        `${REPO_ROOT}/qemu/real-server.ts`,
+        name,
+        String(rs.port ?? 80),
+      ],
+      { stdin: "ignore", stdout: "pipe", stderr: "inherit" },
+    );
+    this.servers.set(name, proc);
+    await waitForLine(proc.stdout, /listening/, 15_000, `real server ${name}`);
+  }
+
+  hasHttpServer(name: string): boolean {
+    return this.servers.has(name);
+  }
+
+  /** SIGKILLs the HTTP server of real server `name` (its namespace and addresses stay). */
+  async killHttpServer(name: string): Promise<void> {
+    const proc = this.servers.get(name);
+    if (proc === undefined) throw new Error(`real server ${name} has no running HTTP server`);
+    this.servers.delete(name);
+    proc.kill("SIGKILL");
+    await proc.exited;
+  }
+
+  /** Takes the inter-switch link between br0 and the far side down (a split) or up (a heal). */
+  async setInterSwitchLink(up: boolean): Promise<void> {
+    if (!this.spec.farSide) throw new Error("this lab has no far side");
+    await sh(["ip", "-n", this.bridgeNs, "link", "set", "isl0", up ? "up" : "down"]);
+  }
+
+  /** A veth from `bridge` (bridge side named `hostSide`) to eth0 inside `ns`, with `address`. */
+  private async attach(ns: string, hostSide: string, address: string, bridge = "br0"): Promise<void> {
     await sh([
       "ip",
       "-n",
@@ -166,7 +221,7 @@ export class LabNetwork {
       "netns",
       ns,
     ]);
-    await sh(["ip", "-n", this.bridgeNs, "link", "set", hostSide, "master", "br0", "up"]);
+    await sh(["ip", "-n", this.bridgeNs, "link", "set", hostSide, "master", bridge, "up"]);
     await sh(["ip", "-n", ns, "addr", "add", address, "dev", "eth0"]);
     await sh(["ip", "-n", ns, "link", "set", "eth0", "up"]);
   }
@@ -178,9 +233,10 @@ export class LabNetwork {
 
   /** Stops the real servers and deletes every namespace (taps and veths go with them). Idempotent. */
   async down(): Promise<void> {
-    for (const p of this.servers) p.kill("SIGKILL");
-    await Promise.all(this.servers.map((p) => Promise.race([p.exited, Bun.sleep(3_000)])));
-    this.servers.length = 0;
+    const servers = [...this.servers.values()];
+    for (const p of servers) p.kill("SIGKILL");
+    await Promise.all(servers.map((p) => Promise.race([p.exited, Bun.sleep(3_000)])));
+    this.servers.clear();
     await removeNamespaces(this.spec.prefix);
   }
 }
