@@ -341,6 +341,9 @@ export async function selfSignedCert(
 // ---------------------------------------------------------------------------------------------
 // MariaDB (Debian's mariadb-server), its own datadir, bound to a namespace address
 
+/** Where a MariaDB runs: a namespace that can spawn processes and hand out temp dirs (Lab, or the HA lab's). */
+export type MariadbHost = Pick<Lab, "spawn" | "tempDir">;
+
 export class Mariadb {
   constructor(
     public proc: Proc,
@@ -361,7 +364,7 @@ export class Mariadb {
   }
 
   /** Starts mariadbd again on the same datadir (after a kill) and waits until it answers. */
-  async restart(lab: Lab): Promise<void> {
+  async restart(lab: MariadbHost): Promise<void> {
     await this.proc.stop();
     this.proc = lab.spawn(["/usr/sbin/mariadbd", `--defaults-file=${join(this.dir, "my.cnf")}`]);
     await waitForMariadb(this);
@@ -374,12 +377,14 @@ export class Mariadb {
 }
 
 export async function startMariadb(
-  lab: Lab,
+  lab: MariadbHost,
   address: string,
   port = 3306,
   maxConnectErrors = 5,
   /** distinct per server of a replication pair; every server writes a binlog so it can be a primary */
   serverId = 1,
+  /** what mariadbd listens on: `address` by default; "0.0.0.0" for a DR real server (the VIP is on lo) */
+  bindAddress = address,
 ): Promise<Mariadb> {
   const dir = lab.tempDir();
   chownSync(dir, Number(await sh(["id", "-u", "mysql"])), Number(await sh(["id", "-g", "mysql"])));
@@ -399,7 +404,7 @@ export async function startMariadb(
       `datadir=${join(dir, "data")}`,
       `socket=${join(dir, "mysqld.sock")}`,
       `pid-file=${join(dir, "mysqld.pid")}`,
-      `bind-address=${address}`,
+      `bind-address=${bindAddress}`,
       `port=${port}`,
       "user=mysql",
       // No skip-name-resolve: client addresses resolve from the namespace's hosts file, so the host
