@@ -24,9 +24,12 @@ import { applySystemSysctls } from "../system/sysctl.ts";
 import { UpdateService } from "../update/service.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 import { startVrrpFromConfig } from "../vrrp/config.ts";
+import { MASTERS_FILE, type MastersRecord } from "../vrrp/resume.ts";
 import type { VrrpHandle } from "../vrrp/service.ts";
 import { trackKeyService } from "../vrrp/spec.ts";
+import type { Role } from "../vrrp/types.ts";
 import { DaemonActions } from "./actions.ts";
+import { MastersRecorder, readMastersRecord } from "./masters-record.ts";
 import { buildSnapshot, STATE_NAMES } from "./snapshot.ts";
 
 export interface DaemonContext {
@@ -64,6 +67,9 @@ export class Daemon {
   private vrrp: VrrpHandle | null = null;
   private vrrpFailed = false;
   private update: UpdateService | null = null;
+  private masters: MastersRecorder | null = null;
+  /** Each VRRP instance's latest role (for the IPVS sync daemon when VRRP started first). */
+  private readonly vrrpRoles = new Map<string, Role>();
   private console: ConsoleHandle | null = null;
   private readonly health = new HealthEngine();
   private reloading: Promise<ActionResult> | null = null;
@@ -88,6 +94,11 @@ export class Daemon {
 
   private async startParts(): Promise<void> {
     const { config } = this;
+    // A restart right after this box was master (kill -9, a crash): VRRP first, so it can resume before a
+    // backup's down timer fires; the kernel still has the interfaces, the IPVS table and the VIPs.
+    const resume = readMastersRecord(join(this.ctx.stateDir, MASTERS_FILE));
+    const vrrpFirst = config.vrrp.instances.length > 0 && (resume?.masters.length ?? 0) > 0;
+    if (vrrpFirst) await this.startVrrpReported(resume);
     try {
       this.nl = Rtnetlink.open();
       // Loopback first: nothing local (IPVS real-server checks, the API on 127.0.0.1) works without it,
@@ -120,15 +131,12 @@ export class Daemon {
       }
     }
 
+    // The sync daemon follows VRRP states reported before IPVS was up (VRRP started first).
+    for (const [instance, role] of this.vrrpRoles) void this.ipvs?.onVrrpState(instance, STATE_NAMES[role]);
+
     this.applySysctls(config);
 
-    if (config.vrrp.instances.length > 0) {
-      try {
-        await this.startVrrp();
-      } catch (err) {
-        this.emit("vrrp.unavailable", `VRRP did not start: ${String(err)}`);
-      }
-    }
+    if (config.vrrp.instances.length > 0 && !vrrpFirst) await this.startVrrpReported(resume);
 
     this.update = new UpdateService({
       events: this.ctx.events,
@@ -159,9 +167,26 @@ export class Daemon {
     );
   }
 
-  private async startVrrp(): Promise<void> {
+  private async startVrrpReported(resume: MastersRecord | null): Promise<void> {
+    try {
+      await this.startVrrp(resume);
+    } catch (err) {
+      this.emit("vrrp.unavailable", `VRRP did not start: ${String(err)}`);
+    }
+  }
+
+  /** `resume`: what the previous run recorded; a restart within the down interval resumes mastership. */
+  private async startVrrp(resume: MastersRecord | null): Promise<void> {
+    const mastersPath = join(this.ctx.stateDir, MASTERS_FILE);
+    const masters = new MastersRecorder(mastersPath, (reason) =>
+      this.emit("vrrp.record_failed", `VRRP masters record not written (a restart starts fresh): ${reason}`),
+    );
+    this.masters = masters;
     this.vrrp = await startVrrpFromConfig(this.config.vrrp, {
+      resume,
       onEvent: ({ change }) => {
+        masters.onState(change.instance, change.to);
+        this.vrrpRoles.set(change.instance, change.to);
         const h = this.vrrpHistory.get(change.instance) ?? { transitions: 0, lastReason: "" };
         this.vrrpHistory.set(change.instance, { transitions: h.transitions + 1, lastReason: change.reason });
         this.emit("vrrp.state", `${change.instance}: ${change.from} -> ${change.to} (${change.reason})`, {
@@ -301,8 +326,10 @@ export class Daemon {
       await fn();
       timings[part] = Math.round(performance.now() - t0);
     };
-    // VRRP first: priority 0 tells the backups to take over now, and the VIPs leave this box.
+    // VRRP first: priority 0 tells the backups to take over now, and the VIPs leave this box (so the
+    // next run has no mastership to resume).
     this.update?.stop();
+    this.masters?.stop();
     await timed("vrrp", () => this.vrrp?.stop());
     this.unsubscribeReady?.();
     this.ctx.logOutput?.redirect(null); // the last lines go straight to the console again

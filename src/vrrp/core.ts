@@ -330,7 +330,7 @@ export function step(state: CoreState, input: CoreInput, nowMs: number): StepRes
     case "start":
       if (phase === "idle") {
         phase = "running";
-        start(st);
+        start(st, input.resume ?? []);
       }
       break;
     case "shutdown":
@@ -362,9 +362,10 @@ export function step(state: CoreState, input: CoreInput, nowMs: number): StepRes
   return { state: next, actions: st.actions, wakeAtMs };
 }
 
-function start(st: Step): void {
-  // Three passes so a sync group starts in one state: fault first, then owners (who take their group
-  // to master), then everyone else as backup.
+function start(st: Step, resume: readonly string[]): void {
+  // Four passes so a sync group starts in one state: fault first, then owners (who take their group
+  // to master), then instances resumed after a restart (master again at once, keeping the VIPs the
+  // kernel still holds: no backup has taken over yet), then everyone else as backup.
   const pass = (pick: (i: InstanceState) => boolean, go: (i: number) => void) => {
     for (let i = 0; i < st.instances.length; i++) {
       const inst = st.get(i);
@@ -378,6 +379,10 @@ function start(st: Step): void {
   pass(
     (inst) => inst.priority === 255,
     (i) => st.toMaster(i, "address owner (priority 255)"),
+  );
+  pass(
+    (inst) => resume.includes(inst.spec.name),
+    (i) => st.toMaster(i, "resumed after a restart (master within its down interval)"),
   );
   pass(
     () => true,

@@ -14,6 +14,8 @@ export interface WorkerInit {
   readonly linkPollMs: number;
   /** SCHED_RR priority for the Worker thread (null = leave the default scheduler). */
   readonly realtimePriority: number | null;
+  /** Instances that start as master (resumed after a restart of the daemon; see resume.ts). */
+  readonly resume: readonly string[];
 }
 
 export type WorkerCommand =

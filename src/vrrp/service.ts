@@ -4,6 +4,7 @@ import { close as closeFd, eventfd, eventfdSignal } from "../../ffi/libc.ts";
 import { workerUrl } from "../../ffi/worker-url.ts";
 import { Notifier, type NotifyConfig, type NotifyOutcome } from "./notify.ts";
 import type { WorkerCommand, WorkerReport, WorkerStats } from "./protocol.ts";
+import { type MastersRecord, resumableMasters } from "./resume.ts";
 import { checkSpecs } from "./spec.ts";
 import type { StateChange, SyncGroupSpec, VrrpInstanceSpec } from "./types.ts";
 
@@ -28,6 +29,11 @@ export interface VrrpDeps {
   readonly realtimePriority?: number | null;
   /** How long start may take before it fails (default 10 s). */
   readonly startTimeoutMs?: number;
+  /**
+   * What the previous run of this daemon recorded (resume.ts): instances it was master of within their
+   * down interval start as master again instead of as backup. Undefined or null: a fresh start.
+   */
+  readonly resume?: MastersRecord | null;
 }
 
 export interface VrrpHandle {
@@ -133,6 +139,7 @@ export async function startVrrp(
     posted: postedBuffer,
     linkPollMs: deps.linkPollMs ?? 100,
     realtimePriority: deps.realtimePriority === undefined ? 10 : deps.realtimePriority,
+    resume: resumableMasters(deps.resume ?? null, specs, groups, Date.now()),
   } satisfies WorkerCommand);
   const startTimeout = setTimeout(
     () => finish(new VrrpStartError("VRRP worker did not start in time")),

@@ -78,7 +78,11 @@ export interface Advert {
 }
 
 export type CoreInput =
-  | { readonly kind: "start" }
+  | {
+      readonly kind: "start";
+      /** Instances to start as master (src/vrrp/resume.ts): this box was master just before a restart. */
+      readonly resume?: readonly string[];
+    }
   | { readonly kind: "packet"; readonly instance: string; readonly advert: Advert }
   | { readonly kind: "tick" }
   | { readonly kind: "track"; readonly key: string; readonly up: boolean }

@@ -150,7 +150,7 @@ class VrrpWorker {
       }
     }
     this.pollLinks(true);
-    this.feed({ kind: "start" });
+    this.feed({ kind: "start", resume: this.init.resume });
     await this.performActions();
     report({ kind: "ready" });
     const wanted = [
