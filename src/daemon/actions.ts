@@ -15,7 +15,11 @@ export interface ActionTargets {
   /** Only on the box (PID 1); elsewhere the daemon refuses. */
   readonly reboot: ((reason: string) => void) | null;
   /** Starts applying a signed update; resolves once it is accepted (verified) or refused. */
-  readonly update: (source: string, force: boolean, who: string) => Promise<ActionResult>;
+  readonly update: (
+    source: string | { stream: ReadableStream<Uint8Array>; label: string },
+    force: boolean,
+    who: string,
+  ) => Promise<ActionResult>;
 }
 
 export class DaemonActions implements ActionHandler {
@@ -28,6 +32,20 @@ export class DaemonActions implements ActionHandler {
     const result = actionAllowed(actor.role, action)
       ? await this.run(actor, action)
       : { ok: false, message: `${actor.who} (${actor.role}) may not ${action.kind}` };
+    this.audit(actor, action, result);
+    return result;
+  }
+
+  async upload(actor: Actor, body: ReadableStream<Uint8Array>, force: boolean): Promise<ActionResult> {
+    const action: OperatorAction = { kind: "update", source: "(uploaded artifact)", force };
+    const result = actionAllowed(actor.role, action)
+      ? await this.targets.update({ stream: body, label: `upload from ${actor.who}` }, force, actor.who)
+      : { ok: false, message: `${actor.who} (${actor.role}) may not ${action.kind}` };
+    this.audit(actor, action, result);
+    return result;
+  }
+
+  private audit(actor: Actor, action: OperatorAction, result: ActionResult): void {
     this.events.emit({
       event: "operator.action",
       reason: `${actor.who}: ${describeAction(action)}: ${result.message}`,
@@ -36,7 +54,6 @@ export class DaemonActions implements ActionHandler {
       action,
       ok: result.ok,
     });
-    return result;
   }
 
   private async run(actor: Actor, a: OperatorAction): Promise<ActionResult> {

@@ -31,6 +31,11 @@ export interface ActionResult {
 
 export interface ActionHandler {
   perform(actor: Actor, action: OperatorAction): Promise<ActionResult>;
+  /**
+   * An update artifact sent in the request body (management API). Audited like the `update` action;
+   * answers once the artifact has been received and checked (or refused), before the slot is written.
+   */
+  upload?(actor: Actor, body: ReadableStream<Uint8Array>, force: boolean): Promise<ActionResult>;
 }
 
 /** Viewers may look; only admins may change anything. */

@@ -41,8 +41,15 @@ export interface SlotTarget {
   commit(manifest: Manifest, uki: Uint8Array, downgrade: boolean): Promise<string>;
 }
 
+/** An artifact arriving as a stream (an upload through the management API); staged like a download. */
+export interface StreamSource {
+  readonly stream: ReadableStream<Uint8Array>;
+  /** For messages, e.g. "upload from api:ops@10.0.9.1". */
+  readonly label: string;
+}
+
 export interface ApplyOptions {
-  readonly source: string;
+  readonly source: string | StreamSource;
   readonly trustedKeys: readonly Uint8Array[];
   readonly facts: Omit<BoxFacts, "slotBytes" | "force">;
   readonly force: boolean;
@@ -54,6 +61,8 @@ export interface ApplyOptions {
   readonly onProgress?: (p: ApplyProgress) => void;
   /** Called once the header has been verified (the update is accepted and starts). */
   readonly onAccepted?: (m: Manifest, signer: string) => void;
+  /** Called once every payload has been received and matches its signed hash (before the slot is touched). */
+  readonly onChecked?: (m: Manifest) => void;
 }
 
 export type ApplyResult =
@@ -107,12 +116,12 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
           `${source.kind} is ${source.length} bytes; the manifest says ${total}`,
         );
       // Step 2: every compressed payload checked (and, for a download, staged) before the slot is touched.
-      const staging = source.kind === "url" ? await open(o.stagingPath, "w") : undefined;
+      const staging = source.kind === "file" ? undefined : await open(o.stagingPath, "w");
       try {
         if (staging !== undefined) await staging.write(headerBytesOf(header));
         await checkPayloads(source.reader, rest, header, staging, (bytes) =>
           o.onProgress?.({
-            phase: source.kind === "url" ? "downloading" : "verifying",
+            phase: source.kind === "file" ? "verifying" : "downloading",
             bytes,
             total,
             startedMs: t0,
@@ -122,7 +131,8 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
       } finally {
         await staging?.close();
       }
-      const verifiedPath = source.kind === "url" ? o.stagingPath : o.source;
+      o.onChecked?.(header.manifest);
+      const verifiedPath = source.path ?? o.stagingPath;
       const downgrade = verdict.downgrade;
       // Step 3: write.
       await o.target.prepare(header.manifest);
@@ -137,7 +147,7 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
       } catch (err) {
         throw new ApplyError("switch", `switching to the new slot failed: ${String(err)}`);
       }
-      if (source.kind === "url") await unlink(o.stagingPath).catch(() => undefined);
+      if (source.kind !== "file") await unlink(o.stagingPath).catch(() => undefined);
       return {
         ok: true,
         manifest: header.manifest,
@@ -150,7 +160,7 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
       source.close();
     }
   } catch (err) {
-    if (o.stagingPath !== o.source) await unlink(o.stagingPath).catch(() => undefined);
+    if (o.source !== o.stagingPath) await unlink(o.stagingPath).catch(() => undefined);
     // Anything else is the source failing (a connection cut, a read error): before the header is in,
     // nothing was accepted; after it, the payload could not be had.
     const stage = err instanceof ApplyError ? err.stage : manifest === undefined ? "header" : "payload";
@@ -163,7 +173,9 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
 }
 
 interface Source {
-  readonly kind: "url" | "file";
+  readonly kind: "url" | "file" | "upload";
+  /** The file read in place (kind "file"). */
+  readonly path?: string;
   readonly reader: ChunkReader;
   readonly length: number | undefined;
   close(): void;
@@ -202,7 +214,11 @@ class ChunkReader {
   }
 }
 
-async function openSource(source: string, idleMs: number): Promise<Source> {
+async function openSource(source: string | StreamSource, idleMs: number): Promise<Source> {
+  if (typeof source !== "string") {
+    const reader = new ChunkReader(source.stream, idleMs, () => undefined);
+    return { kind: "upload", reader, length: undefined, close: () => reader.cancel() };
+  }
   if (/^https?:\/\//i.test(source)) {
     const abort = new AbortController();
     const connect = setTimeout(() => abort.abort(), idleMs);
@@ -239,7 +255,7 @@ async function openSource(source: string, idleMs: number): Promise<Source> {
     throw new ApplyError("header", `cannot read ${source}: ${String(err)}`);
   }
   const reader = new ChunkReader(Bun.file(source).stream(), idleMs, () => undefined);
-  return { kind: "file", reader, length: size, close: () => reader.cancel() };
+  return { kind: "file", path: source, reader, length: size, close: () => reader.cancel() };
 }
 
 async function readHeader(reader: ChunkReader): Promise<{ header: Header; rest: Uint8Array }> {

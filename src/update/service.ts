@@ -9,7 +9,7 @@ import type { BoxEvent } from "../log/events.ts";
 import type { ActionResult } from "../state/actions.ts";
 import type { UpdateSnapshot } from "../state/snapshot.ts";
 import { type BootInfo, blessBoot } from "../system/boot.ts";
-import { type ApplyProgress, applyArtifact } from "./apply.ts";
+import { type ApplyProgress, applyArtifact, type StreamSource } from "./apply.ts";
 import { type BlessState, blessFinished, blessPolicy, type Health, startBless, stepBless } from "./bless.ts";
 import { boxTarget, findSlots, loadTrustedKeys, removeEntries } from "./box.ts";
 import { parseEntry } from "./layout.ts";
@@ -165,7 +165,7 @@ export class UpdateService {
    * Starts applying `source`. Resolves once the header is verified (the update is accepted and runs on
    * in the background) or refused; the outcome is reported as events and in the snapshot.
    */
-  apply(source: string, force: boolean, who: string): Promise<ActionResult> {
+  apply(source: string | StreamSource, force: boolean, who: string): Promise<ActionResult> {
     if (this.busy) return Promise.resolve({ ok: false, message: "an update is already being applied" });
     const boot = this.o.boot;
     const running = this.running;
@@ -185,7 +185,7 @@ export class UpdateService {
   }
 
   private async run(
-    source: string,
+    source: string | StreamSource,
     force: boolean,
     who: string,
     rootDevice: string,
@@ -240,9 +240,17 @@ export class UpdateService {
               slot: slots.inactive.slot,
             },
           );
+          // An upload is answered once it has all arrived (the client is still sending until then).
+          if (typeof source === "string")
+            answer({
+              ok: true,
+              message: `update to ${m.version} started (slot ${slots.inactive.slot}); follow it with 'show update'`,
+            });
+        },
+        onChecked: (m) => {
           answer({
             ok: true,
-            message: `update to ${m.version} started (slot ${slots.inactive.slot}); follow it with 'show update'`,
+            message: `update to ${m.version} received and verified; writing slot ${slots.inactive.slot}; follow it with 'show update'`,
           });
         },
       });

@@ -6,7 +6,7 @@
 //   3. power cut (SIGKILL QEMU) while the inactive slot is being written: N boots again;
 //   4. N+1 from the namespace's HTTP server: reboots into N+1 (slot B), blessed and committed, config
 //      and SSH host key unchanged;
-//   5. a broken N+2 (its PID 1 exits at once: kernel panic) from a local file: it spends its tries and
+//   5. a broken N+2 (its PID 1 exits at once: kernel panic) uploaded through the management API: it spends its tries and
 //      the boot loader returns to N+1, which reports the failed update.
 // Releases N+1 and N+2 are the lab image's root with a UKI naming another version (test/helpers/update.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
@@ -197,13 +197,15 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
     async () => {
       const t0 = performance.now();
       const slotBefore = await sha("/dev/vda3");
+      // The downgrade comes from a local file on the box (as if copied there), the others by URL.
+      await guest.shell.check(`curl -s -m 600 -o /data/update/older.fupd ${SERVER}/older.fupd`, 600_000);
       const refusedAtOnce: [string, string][] = [
-        ["badsig.fupd", "bad signature"],
-        ["untrusted.fupd", "does not trust"],
-        ["older.fupd", "downgrade refused"],
+        [`${SERVER}/badsig.fupd`, "bad signature"],
+        [`${SERVER}/untrusted.fupd`, "does not trust"],
+        ["/data/update/older.fupd", "downgrade refused"],
       ];
-      for (const [file, reason] of refusedAtOnce) {
-        const r = await act({ kind: "update", source: `${SERVER}/${file}`, force: false });
+      for (const [source, reason] of refusedAtOnce) {
+        const r = await act({ kind: "update", source, force: false });
         expect(r.ok).toBe(false);
         expect(r.message).toContain(reason);
       }
@@ -218,6 +220,7 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
         const u = await waitState((s) => s.state === "failed");
         expect(u.lastResult).toMatch(reason);
       }
+      await guest.shell.check("rm /data/update/older.fupd");
       expect(await sha("/dev/vda3")).toBe(slotBefore);
       expect(bootRecord(guest)["version"]).toBe(v.n);
       expect(await espEntries()).toEqual([`fulcrum_${v.n}.efi`]);
@@ -289,13 +292,19 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
   );
 
   test(
-    "a broken N+2 (PID 1 exits at start) from a local file spends its tries, and the box returns to N+1 and says so",
+    "a broken N+2 (PID 1 exits at start) uploaded through the API spends its tries, and the box returns to N+1 and says so",
     async () => {
       const t0 = performance.now();
       await guest.shell.check(`curl -s -m 600 -o /data/update/broken.fupd ${SERVER}/broken.fupd`, 600_000);
-      const r = await act({ kind: "update", source: "/data/update/broken.fupd", force: false });
+      // Uploaded through the management API (streamed into the box, staged on /data, then written).
+      const r = JSON.parse(
+        await guest.shell.check(
+          `${CURL} -H 'Expect:' -X POST -T /data/update/broken.fupd ${API}/update/upload`,
+          600_000,
+        ),
+      );
       expect(r.ok).toBe(true);
-      expect(r.message).toContain("(slot A)");
+      expect(r.message).toContain(`update to ${v.n2} received and verified; writing slot A`);
       expect((await waitState(settled)).state).toBe("pending-reboot");
       await reboot();
       const again = await bootAgain(NAME, options, TRIES + 2);

@@ -155,6 +155,21 @@ describe("actions", () => {
     expect(logged).toHaveLength(1);
   });
 
+  test("an update artifact is streamed to the handler as the body of POST /api/v1/update/upload", async () => {
+    const body = new Uint8Array(3 * 1024 * 1024 + 5).fill(7); // far over the 64 KiB limit of JSON bodies
+    const res = await call("/api/v1/update/upload?force=true", ADMIN_TOKEN, { method: "POST", body });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, message: `received ${body.length} bytes` });
+    expect(box.uploads.at(-1)).toEqual({
+      who: expect.stringMatching(/^api:ops@/),
+      bytes: body.length,
+      force: true,
+    });
+    const viewer = await call("/api/v1/update/upload", VIEWER_TOKEN, { method: "POST", body: "x" });
+    expect(viewer.status).toBe(403);
+    expect((await call("/api/v1/update/upload", null, { method: "POST", body: "x" })).status).toBe(401);
+  });
+
   test("a viewer gets 403 and nothing is performed", async () => {
     const before = box.performed.length;
     const res = await post("/api/v1/actions", VIEWER_TOKEN, { kind: "failover", instance: "VI_web" });

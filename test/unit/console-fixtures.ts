@@ -141,6 +141,17 @@ export class FakeBox implements ActionHandler {
     log: [...this.log],
   });
 
+  /** Uploaded update artifacts: who sent how many bytes, forced or not. */
+  readonly uploads: { who: string; bytes: number; force: boolean }[] = [];
+
+  async upload(actor: Actor, body: ReadableStream<Uint8Array>, force: boolean): Promise<ActionResult> {
+    if (actor.role !== "admin") return { ok: false, message: `${actor.who} may not update` };
+    let bytes = 0;
+    for await (const chunk of body) bytes += chunk.length;
+    this.uploads.push({ who: actor.who, bytes, force });
+    return { ok: true, message: `received ${bytes} bytes` };
+  }
+
   async perform(actor: Actor, action: OperatorAction): Promise<ActionResult> {
     this.performed.push({ actor, action });
     switch (action.kind) {

@@ -1,6 +1,6 @@
 // The management API: HTTP+JSON on the management interface (Bun.serve). Reads return the same JSON views
 // as the SSH CLI's --json; POST /api/v1/actions takes an OperatorAction and goes through the same audited
-// path as the TUI. Bearer tokens with roles; optionally TLS, and then optionally client certificates
+// path as the TUI; POST /api/v1/update/upload takes an update artifact as its body. Bearer tokens with roles; optionally TLS, and then optionally client certificates
 // signed by a given CA. /metrics serves the Prometheus exposition.
 import type { Server } from "bun";
 import type { Logger } from "pino";
@@ -54,6 +54,8 @@ export interface ApiServerHandle {
 }
 
 export const MAX_BODY_BYTES = 64 * 1024;
+/** Update uploads (the only large bodies; every other route reads at most MAX_BODY_BYTES). */
+export const MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024;
 const MAX_EVENTS = 10_000;
 
 type Handler = (req: Request, url: URL, actor: Actor | null) => Promise<Response> | Response;
@@ -122,6 +124,12 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServerH
     },
     {
       method: "POST",
+      pattern: /^\/api\/v1\/update\/upload$/,
+      auth: true,
+      handle: (req, url, actor) => upload(req, url, actor!),
+    },
+    {
+      method: "POST",
       pattern: /^\/api\/v1\/actions$/,
       auth: true,
       handle: (req, _u, actor) => action(req, actor!),
@@ -160,6 +168,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServerH
     return json(logView(opts.snapshot(), limit));
   }
 
+  /** POST /api/v1/update/upload[?force=true]: the artifact is the body, streamed (never held in memory). */
+  async function upload(req: Request, url: URL, actor: Actor): Promise<Response> {
+    const force = url.searchParams.get("force") === "true";
+    if (opts.actions.upload === undefined || req.body === null)
+      return error(400, "bad_request", "send the update artifact as the request body");
+    const declared = Number(req.headers.get("content-length") ?? "0");
+    if (declared > MAX_UPLOAD_BYTES)
+      return error(413, "too_large", `an update artifact is at most ${MAX_UPLOAD_BYTES} bytes`);
+    const result = await opts.actions.upload(actor, req.body, force);
+    return json(
+      { ok: result.ok, message: result.message },
+      result.ok ? 200 : actor.role === "admin" ? 409 : 403,
+    );
+  }
+
   async function action(req: Request, actor: Actor): Promise<Response> {
     const body = await readJson(req);
     if (!body.ok) return body.response;
@@ -185,6 +208,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServerH
   const server = Bun.serve({
     hostname: opts.listen,
     port: opts.port,
+    maxRequestBodySize: MAX_UPLOAD_BYTES,
     ...(opts.tls
       ? {
           tls: {
