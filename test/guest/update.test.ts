@@ -34,7 +34,7 @@ const NAME = "update";
 const SERVER = "http://10.77.0.1:8099";
 const API = "http://127.0.0.1:8080/api/v1";
 const CURL = `curl -s -m 600 -H 'Authorization: Bearer update-admin-token-0123456789' -H 'Content-Type: application/json'`;
-const TRIES = 3;
+const TRIES = 2;
 const STEP_TIMEOUT_MS = 10 * 60_000;
 
 interface UpdateView {

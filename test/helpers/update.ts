@@ -47,7 +47,7 @@ function rootOf(image: ImageArtifacts): { raw: Uint8Array; compressed: Uint8Arra
   let r = roots.get(image.dir);
   if (r === undefined) {
     const raw = new Uint8Array(readFileSync(join(image.dir, image.manifest.files.root)));
-    r = { raw, compressed: Bun.zstdCompressSync(raw, { level: 6 }) };
+    r = { raw, compressed: Bun.zstdCompressSync(raw, { level: 3 }) };
     roots.set(image.dir, r);
   }
   return r;
