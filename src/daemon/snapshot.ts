@@ -108,7 +108,9 @@ function serviceSnapshot(
       configuredWeight: r.weight,
       weight: d?.weight ?? 0,
       health: h === undefined ? "unknown" : h.up ? "up" : "down",
-      draining: h?.admin === "drain",
+      // A drain that finished leaves the real server disabled (out of the kernel's table) until an
+      // operator enables it: to the operator it is still drained, not "up" at weight 0.
+      draining: h?.admin === "drain" || h?.admin === "disabled",
       activeConns: d?.activeConns ?? 0,
       inactiveConns: d?.inactiveConns ?? 0,
       cps: n(d?.stats?.cps),

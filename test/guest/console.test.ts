@@ -300,7 +300,9 @@ describe.skipIf(!guestTestsEnabled)("the console on a booted guest", () => {
         await tmux.waitScreen(
           "serial",
           "drain shown",
-          (t) => t.includes("OK: drain web 10.0.1.11:80") && /10\.0\.1\.11:80\s+Route\s+0\s/.test(t),
+          (t) =>
+            t.includes("OK: drain web 10.0.1.11:80") &&
+            /10\.0\.1\.11:80\s+Route\s+0\s+\d+\s+\d+\s+drain\s/.test(t),
           30_000,
         );
         tmux.keys("serial", "e");

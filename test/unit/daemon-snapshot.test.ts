@@ -5,7 +5,10 @@ import { parseConfig } from "../../src/config/load.ts";
 import { buildSnapshot } from "../../src/daemon/snapshot.ts";
 import type { ServiceSnapshot as HealthServiceSnapshot } from "../../src/health/core.ts";
 
-test("check times are converted from the health clock to the wall clock", () => {
+const wallNow = Date.UTC(2026, 10, 23, 12, 0, 0);
+
+/** The daemon's snapshot of one service with one real server whose health layer says `admin`. */
+function snapshotWith(admin: "enabled" | "drain" | "disabled") {
   const loaded = parseConfig(
     `[interfaces.eth0]
 addresses = ["10.0.1.2/24", "10.0.1.100/32"]
@@ -20,7 +23,6 @@ address = "10.0.1.11"
     "test.toml",
   );
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
-  const wallNow = Date.UTC(2026, 10, 23, 12, 0, 0);
   const healthNow = 5_000; // the engine started 5 s ago on its own clock
   const health: HealthServiceSnapshot = {
     service: "web",
@@ -33,7 +35,7 @@ address = "10.0.1.11"
       {
         real: "10.0.1.11:80",
         up: true,
-        admin: "enabled",
+        admin,
         configuredWeight: 1,
         effectiveWeight: 1,
         weightOverride: null,
@@ -50,7 +52,7 @@ address = "10.0.1.11"
       },
     ],
   };
-  const s = buildSnapshot({
+  return buildSnapshot({
     config: loaded.config,
     version: "0.1.0",
     build: "test",
@@ -64,7 +66,18 @@ address = "10.0.1.11"
     events: [],
     update: { bootSlot: "a", state: "idle", progress: null, lastResult: "" },
   });
-  const checks = s.services[0]?.realServers[0]?.checks ?? [];
+}
+
+test("check times are converted from the health clock to the wall clock", () => {
+  const checks = snapshotWith("enabled").services[0]?.realServers[0]?.checks ?? [];
   expect(checks.map((c) => wallNow - c.atMs)).toEqual([2_000, 500]);
   expect(checks.map((c) => c.reason)).toEqual(["connected", "timeout"]);
+});
+
+test("a drained real server stays drained after its drain finished (disabled) until enabled", () => {
+  const draining = (admin: "enabled" | "drain" | "disabled") =>
+    snapshotWith(admin).services[0]?.realServers[0]?.draining;
+  expect(draining("enabled")).toBe(false);
+  expect(draining("drain")).toBe(true);
+  expect(draining("disabled")).toBe(true);
 });
