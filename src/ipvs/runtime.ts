@@ -12,7 +12,7 @@ import { describeOp, Ipvs, type SyncDaemonSpec } from "../netlink/ipvs.ts";
 import type { VrrpStateName } from "../state/snapshot.ts";
 import { IpvsController, type OwnershipStore } from "./controller.ts";
 import { configuredDests, desiredService, serviceKeyOf, tunnelOf } from "./desired.ts";
-import { type Drain, startDrain, stepDrains } from "./drain.ts";
+import { cancelDrain, type Drain, startDrain, stepDrains } from "./drain.ts";
 import { hostPort, type KernelService, serviceKeyString } from "./model.ts";
 import type { Ownership } from "./reconcile.ts";
 import { type SyncRole, SyncRoleFollower } from "./sync-role.ts";
@@ -171,6 +171,9 @@ export class IpvsRuntime {
     for (const d of pool) {
       if (d.role === "drain") {
         this.drains = startDrain(this.drains, key, d, now, this.config.ipvs.drain_timeout * 1000);
+      } else {
+        // Enabled again before the drain finished: its end must not take the real server out later.
+        this.drains = cancelDrain(this.drains, key, d);
       }
     }
     await this.controller.updateService(desiredService(s, toDestSpecs(pool, tunnelOf(s))));
