@@ -26,6 +26,8 @@ export interface InstanceState {
   readonly masterAdverIntervalCs: number;
   readonly adverAt: number | null;
   readonly masterDownAt: number | null;
+  /** The down timer runs because the master resigned (priority 0): only Skew_Time, and said so. */
+  readonly masterResigned: boolean;
   /**
    * Preemption is held off until this time (keepalived's preempt_delay); null = no lower master seen
    * since the last legitimate one, so the next lower advert starts the delay.
@@ -104,6 +106,7 @@ export function initialState(
       masterAdverIntervalCs: spec.advertIntervalCs,
       adverAt: null,
       masterDownAt: null,
+      masterResigned: false,
       preemptAt: null,
       masterAddress: null,
       lastSentAt: Number.NEGATIVE_INFINITY,
@@ -221,6 +224,7 @@ class Step {
       role: "master",
       adverAt: this.now + intervalMs(prev.spec.advertIntervalCs),
       masterDownAt: null,
+      masterResigned: false,
       preemptAt: null,
       masterAddress: prev.spec.primaryAddress,
       garpRefreshAt: prev.spec.garpRefreshMs > 0 ? this.now + prev.spec.garpRefreshMs : null,
@@ -251,6 +255,7 @@ class Step {
       masterAdverIntervalCs: learned,
       adverAt: null,
       masterDownAt: this.now + masterDownMs(prev.spec.version, prev.priority, learned),
+      masterResigned: false,
       masterAddress: opts.master ?? null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
@@ -270,6 +275,7 @@ class Step {
       role: "fault",
       adverAt: null,
       masterDownAt: null,
+      masterResigned: false,
       masterAddress: null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
@@ -290,6 +296,7 @@ class Step {
       role: "initialize",
       adverAt: null,
       masterDownAt: null,
+      masterResigned: false,
       masterAddress: null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
@@ -401,7 +408,12 @@ function tick(st: Step): void {
       const nextAt = inst.adverAt + period > now ? inst.adverAt + period : now + period;
       st.set(i, { ...st.get(i), adverAt: nextAt });
     } else if (inst.role === "backup" && inst.masterDownAt !== null && inst.masterDownAt <= now) {
-      st.toMaster(i, "master down timer expired");
+      st.toMaster(
+        i,
+        inst.masterResigned
+          ? "the master resigned (priority 0); took over after skew time"
+          : "master down timer expired",
+      );
     }
     const after = st.get(i);
     if (after.role === "master" && after.garpRefreshAt !== null && after.garpRefreshAt <= now) {
@@ -425,7 +437,11 @@ function packet(st: Step, name: string, a: Advert): void {
     if (a.priority === 0) {
       // RFC 5798 6.4.2: the master resigned; the best backup (smallest skew) takes over first.
       const downAt = now + skewMs(inst.spec.version, inst.priority, inst.masterAdverIntervalCs);
-      st.set(i, { ...inst, masterDownAt: Math.min(downAt, inst.masterDownAt ?? downAt) });
+      st.set(i, {
+        ...inst,
+        masterDownAt: Math.min(downAt, inst.masterDownAt ?? downAt),
+        masterResigned: true,
+      });
       return;
     }
     let accept = !inst.spec.preempt || a.priority >= inst.priority;
@@ -439,6 +455,7 @@ function packet(st: Step, name: string, a: Advert): void {
         ...inst,
         masterAdverIntervalCs: a.intervalCs,
         masterDownAt: now + masterDownMs(inst.spec.version, inst.priority, a.intervalCs),
+        masterResigned: false,
         masterAddress: a.source,
         preemptAt,
       });
@@ -559,6 +576,7 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
       );
     }
     if (s.phase === "running" && inst.faulted) assert(inst.role === "fault", `${n}: faulted means FAULT`);
+    if (inst.masterResigned) assert(inst.role === "backup", `${n}: only a backup waits out a resignation`);
   }
   if (s.phase === "running") {
     for (const g of s.groups) {

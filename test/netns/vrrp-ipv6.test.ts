@@ -69,7 +69,10 @@ describe.skipIf(!isRoot)("VRRPv3 over IPv6 (netns)", () => {
       const termAt = Date.now();
       r2.kill("SIGTERM");
       const took = await waitFor("r1 master", () => r1.lastTransition("master", "v6"), 3000);
-      expect(took.t - termAt).toBeLessThan(250); // Skew_Time at priority 100: 61 ms
+      // Taken over on the resignation (Skew_Time at priority 100: 61 ms), not by the down timer (361 ms). The
+      // reason says which; the time bound only catches a gross delay on a busy machine.
+      expect(took.reason).toBe("the master resigned (priority 0); took over after skew time");
+      expect(took.t - termAt).toBeLessThan(1000);
       // No ping: the unsolicited NA alone must move the client's entry.
       await waitFor(
         "client neighbour -> r1",

@@ -1,6 +1,7 @@
 // Three fulcrum VRRP runners on a bridge with a client: election, SIGKILL and SIGTERM failover seen in the
 // client's ARP cache, tracking, operator failover, and tshark's verdict on the packets.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { CLIENT_ARP_DEADLINE_MS, isRoot, Lab, type Runner, waitFor } from "./vrrp-lab.ts";
 
 const VIP = "10.78.0.100";
@@ -124,8 +125,10 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
     );
     await waitFor("r3 exited", () => runners.r3!.exited, 3000);
     expect(runners.r3!.events.some((e) => e.event === "vrrp.state" && e.to === "initialize")).toBe(true);
-    // Skew_Time for priority 150 is 41 ms; allow scheduling slack but far less than 341 ms.
-    expect(took.t - termAt).toBeLessThan(250);
+    // Taken over on the resignation (Skew_Time for priority 150: 41 ms), not by the down timer (341 ms). The
+    // reason says which; the time bound only catches a gross delay on a busy machine.
+    expect(took.reason).toBe("the master resigned (priority 0); took over after skew time");
+    expect(took.t - termAt).toBeLessThan(1000);
     expect(lab.hasAddress("r3", VIP)).toBe(false); // removed on the way out
     await waitFor("client ARP -> r2", () => lab.neigh("c", VIP) === lab.mac("r2"), CLIENT_ARP_DEADLINE_MS);
   }, 20_000);
@@ -152,10 +155,12 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
 
   test("tshark: adverts and gratuitous ARPs are well formed with correct checksums", async () => {
     const pcap = `${lab.dir}/vrrp.pcap`;
-    const cap = lab.spawn("c", ["tshark", "-i", "eth0", "-w", pcap, "-a", "duration:4", "-f", "vrrp or arp"]);
-    await Bun.sleep(1000); // let tshark open the interface (it prints nothing machine-readable when ready)
-    runners.r2!.kill("SIGTERM"); // r1 takes over and sends its GARP burst
-    await waitFor("tshark done", () => cap.exited, 8000);
+    // Long enough for r1's second GARP round (garp_master_delay, 5 s after it takes over): tshark may
+    // open the interface only after the first round on a busy machine.
+    const cap = lab.spawn("c", ["tshark", "-i", "eth0", "-w", pcap, "-a", "duration:8", "-f", "vrrp or arp"]);
+    await waitFor("capture file", () => existsSync(pcap), 5000);
+    runners.r2!.kill("SIGTERM"); // r1 takes over and sends its GARP bursts
+    await waitFor("tshark done", () => cap.exited, 15_000);
     const text = await new Response(
       Bun.spawn({
         cmd: ["tshark", "-r", pcap, "-V", "-o", "vrrp.v3_checksum_as_in_v2:FALSE"],
@@ -172,5 +177,5 @@ describe.skipIf(!isRoot)("vrrp between three fulcrum runners (netns)", () => {
     expect(correct).toBeGreaterThanOrEqual(adverts);
     expect(garps).toBeGreaterThanOrEqual(1);
     expect(text).toContain("Time to Live: 255");
-  }, 20_000);
+  }, 30_000);
 });

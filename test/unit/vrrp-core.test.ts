@@ -72,8 +72,17 @@ describe("RFC 5798 state machine", () => {
     d.input({ kind: "packet", instance: "vi", advert: advert(0) }, 500);
     const skew = (56 * 1000) / 256;
     expect(d.last!.wakeAtMs).toBeCloseTo(500 + skew, 6);
-    d.input({ kind: "tick" }, 500 + skew);
+    const acts = d.input({ kind: "tick" }, 500 + skew);
     expect(d.role()).toBe("master");
+    const change = acts.find((a) => a.kind === "event");
+    expect(change?.kind === "event" && change.change.reason).toBe(
+      "the master resigned (priority 0); took over after skew time",
+    );
+    // An ordinary takeover later says so: the resignation is not remembered past the next master.
+    d.input({ kind: "packet", instance: "vi", advert: advert(250) }, 2000);
+    const later = d.input({ kind: "tick" }, 2000 + 3000 + skew + 1);
+    const again = later.find((a) => a.kind === "event");
+    expect(again?.kind === "event" && again.change.reason).toBe("master down timer expired");
   });
 
   test("master steps down for a higher priority, or an equal priority from a higher address", () => {
