@@ -63,6 +63,7 @@ try {
       changeP50Ms: number;
       changeP99Ms: number;
       changeMaxMs: number;
+      settleMs: number;
       floorP50Ms: number;
       floorP99Ms: number;
       floorMaxMs: number;
@@ -81,7 +82,7 @@ try {
     console.log(`  ratio fulcrum/ipvsadm per round: ${f.ratios.join(", ")} (goal <= 0.8)`);
     console.log(`  fulcrum's netlink time (last round): ${JSON.stringify(f.netlink)}`);
     console.log(
-      `single real-server change in the full table, to the kernel's ack (${f.changes} changes): ` +
+      `single real-server change in the full table, to the kernel's ack (${f.changes} changes, after ${(f.settleMs / 1000).toFixed(0)} s for the kernel's estimators to settle): ` +
         `p50 ${f.changeP50Ms} ms, p99 ${f.changeP99Ms} ms, max ${f.changeMaxMs} ms (goal p99 < 10 ms)`,
     );
     console.log(
