@@ -10,7 +10,7 @@
 //      the boot loader returns to N+1, which reports the failed update.
 // Releases N+1 and N+2 are the lab image's root with a UKI naming another version (test/helpers/update.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { ImageArtifacts } from "../../qemu/artifacts.ts";
 import type { Guest, GuestOptions } from "../../qemu/guest.ts";
@@ -53,6 +53,7 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
   const v: Record<"n" | "n1" | "n2" | "older", string> = { n: "", n1: "", n2: "", older: "" };
   const rel: Record<string, TestRelease> = {};
   const timings: string[] = [];
+  let dir = "";
 
   const act = async (action: Record<string, unknown>): Promise<{ ok: boolean; message: string }> =>
     JSON.parse(
@@ -109,7 +110,7 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
     v.n1 = bumpVersion(v.n, 1);
     v.n2 = bumpVersion(v.n, 2);
     v.older = bumpVersion(v.n, -1);
-    const dir = join(workDir(NAME), "..", `${NAME}-releases`);
+    dir = join(workDir(NAME), "..", `${NAME}-releases`);
     mkdirSync(dir, { recursive: true });
     const t0 = performance.now();
     rel["good"] = await writeTestRelease(image, dir, { version: v.n1, name: "good" });
@@ -173,6 +174,7 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
     guest?.cleanup();
     server?.kill();
     ns?.delete();
+    if (dir !== "") rmSync(dir, { recursive: true, force: true }); // ~0.5 GB of artifacts in /run (RAM)
     process.stderr.write(`  flab-update: ${timings.join("; ")}\n`);
   });
 

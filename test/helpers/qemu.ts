@@ -5,8 +5,8 @@
 // Guest tests need root (taps, namespaces, mkosi). Without root they skip; in CI (CI=true, always
 // root) a missing tool or a failed build fails the run instead of skipping anything.
 import { existsSync } from "node:fs";
-import { join } from "node:path";
-import { ensureImage, type ImageArtifacts, type ImageProfile } from "../../qemu/artifacts.ts";
+import { basename, join } from "node:path";
+import { ensureImage, type ImageArtifacts, type ImageProfile, REPO_ROOT } from "../../qemu/artifacts.ts";
 import { Guest, type GuestOptions } from "../../qemu/guest.ts";
 
 export const isRoot = process.getuid?.() === 0;
@@ -32,8 +32,12 @@ export function labImage(profile: ImageProfile = "lab"): Promise<ImageArtifacts>
   return p;
 }
 
+/**
+ * A guest's work directory (disk overlay, logs, sockets). Keyed on the checkout too: test runs from
+ * different clones or worktrees at the same time never share (and wipe) each other's guests.
+ */
 export function workDir(name: string): string {
-  return join("/run", "flab-tests", name);
+  return join("/run", "flab-tests", basename(REPO_ROOT), name);
 }
 
 /** Boots one guest of the lab image; the caller kills it in afterAll (guest.kill(); guest.cleanup()). */
