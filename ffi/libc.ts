@@ -26,6 +26,11 @@ const lib = dlopen("libc.so.6", {
   if_nametoindex: { args: [T.ptr], returns: T.u32 },
   if_indextoname: { args: [T.u32, T.ptr], returns: T.ptr },
   setns: { args: [T.i32, T.i32], returns: T.i32 },
+  tcgetattr: { args: [T.i32, T.ptr], returns: T.i32 },
+  tcsetattr: { args: [T.i32, T.i32, T.ptr], returns: T.i32 },
+  cfsetispeed: { args: [T.ptr, T.u32], returns: T.i32 },
+  cfsetospeed: { args: [T.ptr, T.u32], returns: T.i32 },
+  cfgetospeed: { args: [T.ptr], returns: T.u32 },
   free: { args: [T.ptr], returns: T.void },
   __errno_location: { args: [], returns: T.ptr },
 });
@@ -355,3 +360,36 @@ export function freeCMemory(p: Pointer | null): void {
 }
 
 export { AF, MSG };
+
+/** glibc's struct termios on Linux is 60 bytes; a larger buffer costs nothing and guards the call. */
+const TERMIOS_BYTES = 64;
+const TCSANOW = 0;
+/** Line speeds a serial console uses, as termios speed codes (asm-generic/termbits.h). */
+const BAUD_CODES: ReadonlyMap<number, number> = new Map([
+  [9600, 0o15],
+  [19200, 0o16],
+  [38400, 0o17],
+  [57600, 0o10001],
+  [115200, 0o10002],
+]);
+
+/** Sets a terminal's input and output speed (cfsetispeed/cfsetospeed, then tcsetattr TCSANOW). */
+export function setTerminalSpeed(fd: number, baud: number): void {
+  checkFd(fd);
+  const code = BAUD_CODES.get(baud);
+  if (code === undefined) throw new SysError("cfsetospeed", Errno.EINVAL, `unsupported line speed ${baud}`);
+  const t = new Uint8Array(TERMIOS_BYTES);
+  if (sym.tcgetattr(fd, ptr(t)) !== 0) fail("tcgetattr");
+  if (sym.cfsetispeed(ptr(t), code) !== 0 || sym.cfsetospeed(ptr(t), code) !== 0) fail("cfsetospeed");
+  if (sym.tcsetattr(fd, TCSANOW, ptr(t)) !== 0) fail("tcsetattr");
+}
+
+/** A terminal's output speed in baud, or undefined for a speed code outside BAUD_CODES. */
+export function terminalSpeed(fd: number): number | undefined {
+  checkFd(fd);
+  const t = new Uint8Array(TERMIOS_BYTES);
+  if (sym.tcgetattr(fd, ptr(t)) !== 0) fail("tcgetattr");
+  const code = sym.cfgetospeed(ptr(t));
+  for (const [baud, c] of BAUD_CODES) if (c === code) return baud;
+  return undefined;
+}

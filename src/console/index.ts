@@ -27,7 +27,7 @@ export interface ConsoleOptions {
    * The box's serial console (src/console/serial.ts): log lines and, on Enter, the TUI, sharing the port.
    * The caller hands it the log lines (LogOutput.redirect) and calls markReady() when the box is up.
    */
-  readonly serial?: Pick<SerialConsoleOptions, "device" | "actor" | "idleMs" | "queueBytes">;
+  readonly serial?: Pick<SerialConsoleOptions, "device" | "actor" | "idleMs" | "queueBytes" | "baud">;
   /** The TUI alone on a terminal (development: the terminal fulcrum runs in). */
   readonly tty?: {
     /** e.g. "/dev/pts/3"; the process's own terminal when omitted. */

@@ -10,7 +10,7 @@
 import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { ReadStream, WriteStream } from "node:tty";
 import type { Logger } from "pino";
-import { setNonBlocking } from "../../ffi/libc.ts";
+import { setNonBlocking, setTerminalSpeed } from "../../ffi/libc.ts";
 import type { LineSink } from "../log/output.ts";
 import type { ActionHandler, Actor } from "../state/actions.ts";
 import type { BoxSnapshot } from "../state/snapshot.ts";
@@ -31,6 +31,8 @@ export interface SerialConsoleOptions {
   readonly reopenMs?: number;
   /** Bound on bytes queued for the port. */
   readonly queueBytes?: number;
+  /** Line speed set on the port ([system] console_baud); undefined leaves it as the kernel set it. */
+  readonly baud?: number;
 }
 
 export const SERIAL_IDLE_MS = 10 * 60_000;
@@ -88,7 +90,10 @@ export class SerialConsole implements LineSink {
   static open(opts: SerialConsoleOptions): SerialConsole {
     const c = new SerialConsole(opts);
     c.attach();
-    opts.log.info({ event: "console.serial_started", device: opts.device }, "serial console on the port");
+    opts.log.info(
+      { event: "console.serial_started", device: opts.device, baud: opts.baud ?? null },
+      `serial console on the port${opts.baud === undefined ? "" : ` at ${opts.baud} baud`}`,
+    );
     return c;
   }
 
@@ -122,6 +127,18 @@ export class SerialConsole implements LineSink {
 
   private attach(): void {
     this.readFd = openTerminal(this.opts.device, true);
+    // The speed belongs to the line, not the fd: set once, it holds for both fds (and for the kernel's
+    // own messages on the same port). A port that refuses it still works at the speed it has.
+    if (this.opts.baud !== undefined) {
+      try {
+        setTerminalSpeed(this.readFd, this.opts.baud);
+      } catch (err) {
+        this.opts.log.error(
+          { event: "console.serial_speed_failed", device: this.opts.device, baud: this.opts.baud, err },
+          `cannot set ${this.opts.device} to ${this.opts.baud} baud: ${String(err)}`,
+        );
+      }
+    }
     try {
       this.fd = openTerminal(this.opts.device, false);
     } catch (err) {

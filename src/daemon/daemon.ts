@@ -241,7 +241,9 @@ export class Daemon {
       snapshot: () => this.snapshot(),
       actions,
       log: this.ctx.log,
-      ...(this.ctx.serialConsole === true && parts.tty ? { serial: { device: parts.tty.device } } : {}),
+      ...(this.ctx.serialConsole === true && parts.tty
+        ? { serial: { device: parts.tty.device, baud: this.config.system.console_baud } }
+        : {}),
       ...(parts.ssh && parts.ssh.users.length > 0 ? { ssh: parts.ssh } : {}),
       ...(parts.api ? { api: parts.api } : {}),
     });

@@ -10,6 +10,7 @@ const tmux = new Tmux("serial");
 const box = new FakeBox();
 const mem = memoryLogger();
 let serial: SerialConsole | null = null;
+let portDevice = "";
 let tmuxPid = 0;
 
 beforeAll(async () => {
@@ -26,7 +27,9 @@ beforeAll(async () => {
     actor: { who: "console:ttyS0", role: "admin" },
     refreshMs: 200,
     queueBytes: 16 * 1024,
+    baud: 19200, // not a pty's default (38400), so the readback proves it was set
   });
+  portDevice = device;
 });
 
 afterAll(() => {
@@ -38,6 +41,11 @@ afterAll(() => {
 const screen = () => tmux.screen("port").join("\n");
 
 describe("serial console: log lines and the TUI on one port", () => {
+  test("the line runs at [system] console_baud (stty reads it back)", () => {
+    const speed = Bun.spawnSync(["stty", "-F", portDevice, "speed"]).stdout.toString().trim();
+    expect(speed).toBe("19200");
+  });
+
   test("log lines print as they come; the prompt follows ready", async () => {
     serial!.write("[12:00:00.000] INFO: booting {}\n");
     await tmux.waitScreen("port", "a log line", (s) => s.includes("INFO: booting"));
