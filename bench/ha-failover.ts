@@ -20,6 +20,8 @@ import {
 
 const [trialsText = "10", coldText = "3", phasesText = "on,off"] = process.argv.slice(2);
 const PHASES = phasesText.split(",").filter((p) => p === "on" || p === "off");
+/** FRESH_DISK=1: A comes back on a new disk (config from fw_cfg again) instead of its own. */
+const FRESH_DISK = process.env["FRESH_DISK"] === "1";
 const TRIALS = Number(trialsText);
 const COLD_STARTS = Number(coldText);
 const PREFIX = "flab-hab-";
@@ -149,7 +151,7 @@ async function phase(sync: boolean, cold: boolean): Promise<{ trials: Trial[]; c
       const s = summarize(load.records, tKill - 1_000, Date.now());
 
       const tStart = Date.now();
-      const a = await ha.lab.startGuest("a", { reuseDisk: true });
+      const a = await ha.lab.startGuest("a", FRESH_DISK ? {} : { reuseDisk: true });
       const readyMs = await a.waitReady(180_000);
       await waitUntil(() => serving(ha, "a"), 180_000, "A serving both VIPs again").catch(async (err) => {
         say(
