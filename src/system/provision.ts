@@ -1,8 +1,9 @@
 // Where the box's config comes from on boot. The data partition's copy wins; a box without one gets
 // a config seeded once: from QEMU's fw_cfg (the lab hands each guest its config that way), or else
 // the safe default (console up, no VIPs, no SSH), written so the operator can edit it in place.
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileDurably } from "./durable.ts";
 
 export const CONFIG_PATH = "/data/config/fulcrum.toml";
 /** `-fw_cfg name=opt/fulcrum/config.toml,file=...` on the QEMU command line. */
@@ -30,10 +31,11 @@ export interface ProvisionResult {
 export function provisionConfig(path = CONFIG_PATH, fwCfg = FW_CFG_CONFIG): ProvisionResult {
   if (existsSync(path)) return { path, source: "data" };
   mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  // Durably: a power cut soon after the first boot must not leave an empty or torn config behind.
   if (existsSync(fwCfg)) {
-    copyFileSync(fwCfg, path);
+    writeFileDurably(path, readFileSync(fwCfg));
     return { path, source: "fw_cfg" };
   }
-  writeFileSync(path, DEFAULT_CONFIG_TOML, { mode: 0o640 });
+  writeFileDurably(path, DEFAULT_CONFIG_TOML);
   return { path, source: "default" };
 }

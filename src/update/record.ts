@@ -1,8 +1,9 @@
 // What the box remembers about updates, on the data partition (survives updates and rollbacks):
 // the anti-rollback floor, the update waiting for its first boot, and the last outcome. Transitions
 // are pure; reading and writing the file is at the end of this module.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
+import { writeFileDurably } from "../system/durable.ts";
 import { isVersion, maxVersion } from "./version.ts";
 
 export const RECORD_FILE = "update/state.json";
@@ -152,10 +153,8 @@ export function readRecord(path: string): { record: UpdateRecord; problem?: stri
   }
 }
 
-/** Atomic replace (write, fsync, rename): a power cut leaves the old or the new record, never half. */
+/** Atomic, durable replace: a power cut leaves the old or the new record, never half. */
 export function writeRecord(path: string, record: UpdateRecord): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`, { flush: true });
-  renameSync(tmp, path);
+  writeFileDurably(path, `${JSON.stringify(record, null, 2)}\n`);
 }

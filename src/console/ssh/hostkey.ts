@@ -1,8 +1,9 @@
 // The SSH server's Ed25519 host key: created on first start in the given directory (the data partition on
 // a box, so it survives updates and clients keep trusting it) with mode 0600, and reused after that.
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { writeFileDurably } from "../../system/durable.ts";
 import { ssh2 } from "./ssh2.ts";
 
 export const HOST_KEY_FILE = "ssh_host_ed25519_key";
@@ -26,11 +27,9 @@ export function loadOrCreateHostKey(dir: string): HostKey {
   if (!existsSync(path)) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
     const pair = ssh2().utils.generateKeyPairSync("ed25519", { comment: "fulcrum host key" });
-    // Write-then-rename, so a power cut never leaves a half-written key that blocks every later start.
-    const temporary = `${path}.tmp-${process.pid}`;
-    writeFileSync(temporary, pair.private, { mode: 0o600 });
-    writeFileSync(`${path}.pub`, `${pair.public}\n`, { mode: 0o644 });
-    renameSync(temporary, path);
+    // Durably, so a power cut never leaves a half-written key that blocks every later start.
+    writeFileDurably(`${path}.pub`, `${pair.public}\n`, 0o644);
+    writeFileDurably(path, pair.private, 0o600);
     created = true;
   }
   if ((statSync(path).mode & 0o077) !== 0) chmodSync(path, 0o600);
