@@ -3,7 +3,7 @@
 //   bun bench/vrrp-busy-runner.ts SPEC.json [--no-vrrp]
 // stdout: JSON lines like the standalone runner ({"event":"vrrp.state"...}, {"event":"busy.stats"...}).
 import { readFileSync } from "node:fs";
-import { DEFAULT_DEST_OPTIONS, type ServiceSpec } from "../src/ipvs/model.ts";
+import { DEFAULT_DEST_OPTIONS, DEFAULT_SERVICE_OPTIONS, type ServiceSpec } from "../src/ipvs/model.ts";
 import { EMPTY_OWNERSHIP, planReconcile } from "../src/ipvs/reconcile.ts";
 import { startVrrp } from "../src/vrrp/service.ts";
 import { buildSpec, type VrrpInstanceInput } from "../src/vrrp/spec.ts";
@@ -22,14 +22,7 @@ function services(n: number): ServiceSpec[] {
         address: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
         port: 80,
       },
-      options: {
-        scheduler: "wlc",
-        persistenceTimeout: 0,
-        persistenceNetmask: "255.255.255.255",
-        onePacket: false,
-        schedFallback: false,
-        schedPort: false,
-      },
+      options: DEFAULT_SERVICE_OPTIONS,
       dests: [1, 2, 3, 4].map((d) => ({
         ...DEFAULT_DEST_OPTIONS,
         family: 4 as const,
