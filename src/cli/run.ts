@@ -10,7 +10,7 @@ import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
 import { LogOutput } from "../log/output.ts";
 import { type BootInfo, bootStillCounted, readBootInfo } from "../system/boot.ts";
-import { DaemonProcess, SUPERVISED_ENV } from "../system/daemon-process.ts";
+import { DAEMON_READY_MESSAGE, DaemonProcess, SUPERVISED_ENV } from "../system/daemon-process.ts";
 import { DATA_MOUNT_POINT } from "../system/datapart.ts";
 import { isPid1, type Pid1, startPid1 } from "../system/pid1.ts";
 import { DEFAULT_CONFIG_TOML } from "../system/provision.ts";
@@ -33,21 +33,32 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   return runDaemon(path, io, { log, logOutput, logRing }, events, supervised, (await daemonModule).Daemon);
 }
 
+/** The latest the deferred kernel modules are loaded after PID 1 starts, whether the daemon is ready or not. */
+const DEFERRED_MODULES_LATEST_MS = 30_000;
+
 /** PID 1: init duties, then keep the daemon process running until a power-off or reboot is asked for. */
 async function runInit(path: string, events: EventBus): Promise<never> {
   let boot: BootInfo | undefined;
   let pid1: Pid1 | undefined;
+  // The modules nothing waits for are loaded once the daemon is ready, not while it starts: on a slow CPU
+  // they would compete with it for the boot's critical path. A daemon that never says so gets them later.
+  let daemonReady = (): void => {};
+  const deferredModulesDue = new Promise<void>((resolve) => {
+    daemonReady = resolve;
+    setTimeout(resolve, DEFERRED_MODULES_LATEST_MS);
+  });
   const daemon = new DaemonProcess({
     cmd: [process.execPath, process.argv[1] ?? "fulcrum", "run", path],
     events,
     bootCounted: () => boot !== undefined && bootStillCounted(boot),
     reboot: (reason) => pid1?.requestPower("reboot", reason),
+    onReady: () => daemonReady(),
   });
   // Started as soon as /proc, /sys and /dev exist: it loads its code while we load modules and mount /data.
   pid1 = await startPid1(events, { apiFilesystemsReady: () => daemon.start() });
   boot = pid1.boot;
   daemon.release();
-  void pid1.loadDeferredModules();
+  void deferredModulesDue.then(() => pid1?.loadDeferredModules());
   // keepalived's reload signal works on the box's PID 1 too (`kill -HUP 1`): it is the daemon's to handle.
   process.on("SIGHUP", () => daemon.signal("SIGHUP"));
   const action = await pid1.powerRequested;
@@ -140,6 +151,7 @@ async function runDaemon(
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   events.emit({ event: "fulcrum.ready", reason: "fulcrum ready", pid: process.pid });
+  if (onBox) process.send?.(DAEMON_READY_MESSAGE);
   const signal = await stopped;
   events.emit({ event: "fulcrum.stopping", reason: `received ${signal}` });
   await daemon.stop();

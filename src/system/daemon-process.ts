@@ -17,6 +17,8 @@ import {
 /** Set in the daemon's environment by PID 1; the daemon then waits for "go" and acts on PID 1's behalf. */
 export const SUPERVISED_ENV = "FULCRUM_SUPERVISED";
 export const DAEMON_PID_FILE = "/run/fulcrum/daemon.pid";
+/** The daemon's message to PID 1 once it is ready (over the IPC channel; cf. sd_notify READY=1). */
+export const DAEMON_READY_MESSAGE = "ready";
 /** How long the daemon gets to stop in order (VRRP priority 0, ...) before it is killed. */
 const STOP_GRACE_MS = 5_000;
 
@@ -29,6 +31,8 @@ export interface DaemonProcessOptions {
   readonly bootCounted: () => boolean;
   /** The supervisor decided the box must reboot. */
   readonly reboot: (reason: string) => void;
+  /** The daemon said it is ready (after each start). */
+  readonly onReady?: () => void;
   readonly limits?: SupervisorLimits;
   readonly pidFile?: string;
 }
@@ -62,6 +66,9 @@ export class DaemonProcess {
       stdin: "pipe",
       stdout: "inherit",
       stderr: "inherit",
+      ipc: (message: unknown) => {
+        if (message === DAEMON_READY_MESSAGE) this.opts.onReady?.();
+      },
     });
     this.proc = proc;
     void proc.exited.then(() =>

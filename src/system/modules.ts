@@ -85,12 +85,18 @@ export function collectModaliases(root = "/sys/devices"): string[] {
 }
 
 /**
- * Device aliases worth a driver. The CPU's own alias (`cpu:type:x86,...`) is skipped: it pulls in the
- * kernel's crypto accelerators and KVM, which the appliance never uses (its TLS/SSH crypto runs in
- * user space) and whose self-tests cost seconds of boot on slow CPUs and under TCG. Pure.
+ * Device aliases worth a driver. Skipped:
+ *  - the CPU's own alias (`cpu:type:x86,...`): it pulls in the kernel's crypto accelerators and KVM, which
+ *    the appliance never uses (its TLS/SSH crypto runs in user space) and whose self-tests cost seconds of
+ *    boot on slow CPUs and under TCG;
+ *  - PCI mass-storage controllers (base class 01): the box uses its boot disk only, whose driver the
+ *    initramfs has loaded; any other controller (a q35 guest's AHCI, a spare RAID card) would cost a
+ *    driver load and a probe of every port on the boot's critical path for nothing.
+ * Pure.
  */
 export function isDeviceAlias(alias: string): boolean {
-  return !alias.startsWith("cpu:");
+  if (alias.startsWith("cpu:")) return false;
+  return !(alias.startsWith("pci:") && /bc01sc[0-9A-F]{2}i[0-9A-F]{2}$/.test(alias));
 }
 
 /** Module names as the kernel lists them (dashes become underscores). */

@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BoxEvent } from "../../src/log/events.ts";
-import { DaemonProcess } from "../../src/system/daemon-process.ts";
+import { DAEMON_READY_MESSAGE, DaemonProcess } from "../../src/system/daemon-process.ts";
 import {
   type DaemonExit,
   DEFAULT_SUPERVISOR_LIMITS,
@@ -120,6 +120,29 @@ describe("DaemonProcess with real processes", () => {
     await Bun.sleep(300); // a stopped daemon is not restarted
     expect(d.pid).toBeUndefined();
     expect(reboots).toEqual([]);
+  });
+
+  test("the child's ready message reaches PID 1 over the IPC channel, once per start", async () => {
+    let readies = 0;
+    const d = new DaemonProcess({
+      cmd: [
+        process.execPath,
+        "-e",
+        `process.send?.(${JSON.stringify(DAEMON_READY_MESSAGE)}); setInterval(() => {}, 1000);`,
+      ],
+      events: sink,
+      bootCounted: () => false,
+      reboot: () => {},
+      pidFile,
+      onReady: () => void readies++,
+    });
+    d.start();
+    await until(() => (readies === 1 ? true : undefined));
+    const first = await until(() => d.pid);
+    process.kill(first, "SIGKILL");
+    await until(() => (readies === 2 ? true : undefined));
+    await d.stop();
+    expect(readies).toBe(2);
   });
 
   test("a child that keeps failing on a counted boot makes the supervisor ask for a reboot", async () => {

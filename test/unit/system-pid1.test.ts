@@ -103,6 +103,15 @@ describe("modules", () => {
     expect(isDeviceAlias("pci:v00001AF4d00001000sv00001AF4sd00000001bc02sc00i00")).toBe(true);
     expect(isDeviceAlias("virtio:d00000001v00001AF4")).toBe(true);
   });
+
+  test("coldplug skips PCI mass-storage controllers (the initramfs loaded the boot disk's driver)", () => {
+    // q35's AHCI controller (class 01, subclass 06) and a virtio block device (class 01, subclass 00)
+    expect(isDeviceAlias("pci:v00008086d00002922sv00001AF4sd00001100bc01sc06i01")).toBe(false);
+    expect(isDeviceAlias("pci:v00001AF4d00001001sv00001AF4sd00000002bc01sc00i00")).toBe(false);
+    // a NIC (class 02) and a watchdog (class 08) still get their drivers
+    expect(isDeviceAlias("pci:v00008086d000025ABsv00001AF4sd00001100bc08sc80i00")).toBe(true);
+    expect(isDeviceAlias("pci:v00008086d000010D3sv00008086sd0000A01Fbc02sc00i00")).toBe(true);
+  });
 });
 
 describe("data partition", () => {
