@@ -96,6 +96,7 @@ bundle() {
 bundle src/main.ts fulcrum --format=cjs --bytecode
 bundle src/vrrp/worker.ts vrrp-worker
 bundle ffi/fd-watch-worker.ts fd-watch-worker
+bundle src/update/chunk-worker.ts update-worker
 cp "$BASELINE_BUN" "$STAGE/usr/lib/fulcrum/bun"
 debug_shell=null
 [ "$profile" = lab ] && debug_shell='"/dev/hvc0"'

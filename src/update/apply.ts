@@ -1,21 +1,27 @@
 // Applying an artifact: the I/O around the pure checks. Steps, in this order:
 //   1. read the header (bounded) from the source and verify the signature and the policy — nothing is
 //      written before both pass;
-//   2. read every payload's compressed bytes once, checking their signed sizes and SHA-256 — for a URL
-//      they are staged on the data partition as they arrive; a local file is read in place;
-//   3. only then prepare the inactive slot (the target drops its old boot entry and label), stream the
-//      root into it while hashing the decompressed bytes, and decompress the UKI into memory (bounded);
-//   4. if both hashes match, the target switches: label and boot entry for the new slot.
+//   2. read every chunk's compressed bytes once, checking their signed sizes and SHA-256 — for a URL
+//      they are staged on the data partition as they arrive; a local file is read in place, its chunks
+//      checked on every core;
+//   3. only then prepare the inactive slot (the target drops its old boot entry and label); workers
+//      (one per core) read each chunk again, check its SHA-256 again (the file may have changed since
+//      step 2), decompress it and write it at its offset in the slot, or hand back the UKI's; fsync;
+//   4. only once every chunk is written, the target switches: label and boot entry for the new slot.
 // A power cut anywhere before step 4 leaves the running slot's entry untouched and the inactive slot
 // without an entry, so the box boots what it ran before.
 import { open, stat, unlink } from "node:fs/promises";
+import { chunkName } from "./chunk.ts";
+import { runChunkJobs } from "./chunk-pool.ts";
+import type { ChunkJob } from "./chunk-protocol.ts";
 import {
   artifactBytes,
+  type ChunkRef,
+  chunkRefs,
   encodeHeader,
   type Header,
   MAX_HEADER_BYTES,
   type Manifest,
-  type PayloadEntry,
   parseHeader,
 } from "./manifest.ts";
 import { type BoxFacts, checkPolicy } from "./policy.ts";
@@ -63,6 +69,8 @@ export interface ApplyOptions {
   readonly onAccepted?: (m: Manifest, signer: string) => void;
   /** Called once every payload has been received and matches its signed hash (before the slot is touched). */
   readonly onChecked?: (m: Manifest) => void;
+  /** Chunk workers (default: one per core, at most 4). */
+  readonly workers?: number;
 }
 
 export type ApplyResult =
@@ -91,7 +99,6 @@ export class ApplyError extends Error {
 }
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
-const WRITE_CHUNK = 4 * 1024 * 1024;
 const PROGRESS_EVERY_MS = 1000;
 
 export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
@@ -115,21 +122,27 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
           "payload",
           `${source.kind} is ${source.length} bytes; the manifest says ${total}`,
         );
-      // Step 2: every compressed payload checked (and, for a download, staged) before the slot is touched.
-      const staging = source.kind === "file" ? undefined : await open(o.stagingPath, "w");
-      try {
-        if (staging !== undefined) await staging.write(headerBytesOf(header));
-        await checkPayloads(source.reader, rest, header, staging, (bytes) =>
-          o.onProgress?.({
-            phase: source.kind === "file" ? "verifying" : "downloading",
-            bytes,
-            total,
-            startedMs: t0,
-          }),
-        );
-        if (staging !== undefined) await staging.sync();
-      } finally {
-        await staging?.close();
+      // Step 2: every chunk checked (and, for a download, staged) before the slot is touched.
+      const chunks = chunkRefs(header);
+      const checking = (bytes: number) =>
+        o.onProgress?.({
+          phase: source.kind === "file" ? "verifying" : "downloading",
+          bytes,
+          total,
+          startedMs: t0,
+        });
+      if (source.path !== undefined) {
+        source.close();
+        await checkFileChunks(source.path, chunks, header.length, checking, o.workers);
+      } else {
+        const staging = await open(o.stagingPath, "w");
+        try {
+          await staging.write(headerBytesOf(header));
+          await checkStreamChunks(source.reader, rest, header, chunks, staging, checking);
+          await staging.sync();
+        } finally {
+          await staging.close();
+        }
       }
       o.onChecked?.(header.manifest);
       const verifiedPath = source.path ?? o.stagingPath;
@@ -137,8 +150,14 @@ export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
       // Step 3: write.
       await o.target.prepare(header.manifest);
       const writeStarted = performance.now();
-      const uki = await writePayloads(verifiedPath, header, o.target.device, (bytes, totalOut) =>
-        o.onProgress?.({ phase: "writing", bytes, total: totalOut, startedMs: writeStarted }),
+      const uki = await writeChunks(
+        verifiedPath,
+        header,
+        chunks,
+        o.target.device,
+        o.workers,
+        (bytes, totalOut) =>
+          o.onProgress?.({ phase: "writing", bytes, total: totalOut, startedMs: writeStarted }),
       );
       // Step 4: switch.
       let entry: string;
@@ -279,12 +298,13 @@ function headerBytesOf(h: Header): Uint8Array {
   return encodeHeader(h.manifestBytes, h.signer, h.signature);
 }
 
-/** Hashes each compressed payload as it streams past (and stages it); sizes are enforced exactly. */
-async function checkPayloads(
+/** Hashes each chunk as it streams past and stages it; sizes are enforced exactly. */
+async function checkStreamChunks(
   reader: ChunkReader,
   first: Uint8Array,
   h: Header,
-  staging: { write(b: Uint8Array): Promise<unknown> } | undefined,
+  chunks: readonly ChunkRef[],
+  staging: { write(b: Uint8Array): Promise<unknown> },
   onBytes: (n: number) => void,
 ): Promise<void> {
   let bytes = h.length;
@@ -298,20 +318,20 @@ async function checkPayloads(
     }
     return reader.next();
   };
-  for (const p of h.manifest.payloads) {
+  for (const c of chunks) {
     const hasher = new Bun.CryptoHasher("sha256");
-    let left = p.compressed.size;
+    let left = c.size;
     while (left > 0) {
       const chunk = await take();
       if (chunk === undefined)
         throw new ApplyError(
           "payload",
-          `truncated: payload ${p.name} ends ${left} bytes short of its signed size ${p.compressed.size}`,
+          `truncated: ${chunkName(c)} ends ${left} bytes short of its signed size ${c.size}`,
         );
       const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
       if (chunk.length > left) pending = chunk.subarray(left);
       hasher.update(part);
-      await staging?.write(part);
+      await staging.write(part);
       left -= part.length;
       bytes += part.length;
       const now = performance.now();
@@ -321,10 +341,10 @@ async function checkPayloads(
       }
     }
     const got = hasher.digest("hex");
-    if (got !== p.compressed.sha256)
+    if (got !== c.sha256)
       throw new ApplyError(
         "payload",
-        `payload ${p.name} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${p.compressed.sha256.slice(0, 16)}…`,
+        `${chunkName(c)} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${c.sha256.slice(0, 16)}…`,
       );
   }
   const extra = await take();
@@ -333,126 +353,92 @@ async function checkPayloads(
   onBytes(bytes);
 }
 
-/** Streams the root into `device` and the UKI into memory, each hashed; returns the verified UKI. */
-async function writePayloads(
+/** Checks a file's chunks in place, on every core (its length was checked against the manifest). */
+async function checkFileChunks(
+  path: string,
+  chunks: readonly ChunkRef[],
+  headerBytes: number,
+  onBytes: (n: number) => void,
+  workers: number | undefined,
+): Promise<void> {
+  let bytes = headerBytes;
+  let lastReport = 0;
+  try {
+    await runChunkJobs(
+      chunks.map((chunk): ChunkJob => ({ op: "check", path, chunk })),
+      (job) => {
+        bytes += job.chunk.size;
+        const now = performance.now();
+        if (now - lastReport >= PROGRESS_EVERY_MS) {
+          lastReport = now;
+          onBytes(bytes);
+        }
+      },
+      workers,
+    );
+  } catch (err) {
+    throw new ApplyError("payload", err instanceof Error ? err.message : String(err));
+  }
+  onBytes(bytes);
+}
+
+/**
+ * Step 3: every chunk re-checked against its signed SHA-256, decompressed (its size checked) and written
+ * — the root's at their offsets in `device` (fsync at the end), the UKI's into memory. Returns the UKI.
+ * Every byte written is the output of compressed bytes whose signed hash was checked right before.
+ */
+async function writeChunks(
   path: string,
   h: Header,
+  chunks: readonly ChunkRef[],
   device: string,
+  workers: number | undefined,
   onBytes: (n: number, total: number) => void,
 ): Promise<Uint8Array> {
-  let offset = h.length;
-  const ranges = h.manifest.payloads.map((p) => {
-    const r = { entry: p, start: offset };
-    offset += p.compressed.size;
-    return r;
-  });
-  let uki: Uint8Array | undefined;
+  const ukiEntry = h.manifest.payloads.find((p) => p.name === "uki");
+  if (ukiEntry === undefined) throw new ApplyError("write", "no UKI payload");
+  const uki = new Uint8Array(ukiEntry.size);
   const total = h.manifest.payloads.reduce((n, p) => n + p.size, 0);
   let written = 0;
-  for (const { entry, start } of ranges) {
-    const stream = Bun.file(path)
-      .slice(start, start + entry.compressed.size)
-      .stream()
-      .pipeThrough(
-        new DecompressionStream("zstd") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
-      );
-    if (entry.name === "root") {
-      await writeStream(stream, entry, device, (n) => onBytes(written + n, total));
-    } else {
-      uki = await collect(stream, entry);
-    }
-    written += entry.size;
-  }
-  onBytes(written, total);
-  if (uki === undefined) throw new ApplyError("write", "no UKI payload");
-  return uki;
-}
-
-function checkOutput(entry: PayloadEntry, size: number, sha256: string): void {
-  if (size !== entry.size)
-    throw new ApplyError(
-      "write",
-      `payload ${entry.name} decompressed to ${size} bytes; the manifest says ${entry.size}`,
-    );
-  if (sha256 !== entry.sha256)
-    throw new ApplyError(
-      "write",
-      `payload ${entry.name}: SHA-256 of the written bytes ${sha256.slice(0, 16)}… is not the signed ${entry.sha256.slice(0, 16)}…`,
-    );
-}
-
-async function writeStream(
-  stream: ReadableStream<Uint8Array>,
-  entry: PayloadEntry,
-  device: string,
-  onBytes: (n: number) => void,
-): Promise<void> {
-  const fd = await open(device, "r+");
-  const hasher = new Bun.CryptoHasher("sha256");
-  const buf = new Uint8Array(WRITE_CHUNK);
-  let fill = 0;
-  let position = 0;
   let lastReport = 0;
-  const flush = async () => {
-    if (fill === 0) return;
-    hasher.update(buf.subarray(0, fill));
-    let done = 0;
-    while (done < fill) {
-      const { bytesWritten } = await fd.write(buf, done, fill - done, position + done);
-      done += bytesWritten;
-    }
-    position += fill;
-    fill = 0;
-    const now = performance.now();
-    if (now - lastReport >= PROGRESS_EVERY_MS) {
-      lastReport = now;
-      onBytes(position);
-    }
-  };
+  // Held open for the whole write: the fsync below, and the workers' closes are never the last one.
+  const fd = await open(device, "r+").catch((err: unknown) => {
+    throw new ApplyError("write", `cannot open ${device}: ${String(err)}`);
+  });
   try {
-    for await (const chunk of stream) {
-      if (position + fill + chunk.length > entry.size)
-        throw new ApplyError(
-          "write",
-          `payload ${entry.name} decompresses to more than its signed ${entry.size} bytes`,
-        );
-      let at = 0;
-      while (at < chunk.length) {
-        const n = Math.min(chunk.length - at, WRITE_CHUNK - fill);
-        buf.set(chunk.subarray(at, at + n), fill);
-        fill += n;
-        at += n;
-        if (fill === WRITE_CHUNK) await flush();
-      }
-    }
-    await flush();
+    const jobs = chunks.map(
+      (chunk): ChunkJob =>
+        chunk.payload === "root"
+          ? { op: "write", path, chunk, device, offset: chunk.rawAt }
+          : { op: "write", path, chunk },
+    );
+    await runChunkJobs(
+      jobs,
+      (job, raw) => {
+        if (job.chunk.payload === "uki") {
+          if (raw === undefined || raw.length !== job.chunk.rawSize)
+            throw new Error(`${chunkName(job.chunk)} came back with the wrong size`);
+          uki.set(raw, job.chunk.rawAt);
+        }
+        written += job.chunk.rawSize;
+        const now = performance.now();
+        if (now - lastReport >= PROGRESS_EVERY_MS) {
+          lastReport = now;
+          onBytes(written, total);
+        }
+      },
+      workers,
+    );
     await fd.sync();
   } catch (err) {
     if (err instanceof ApplyError) throw err;
-    throw new ApplyError("write", `writing ${device} failed: ${String(err)}`);
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new ApplyError("write", `writing ${device} failed, nothing switched: ${reason}`);
   } finally {
     await fd.close();
   }
-  checkOutput(entry, position, hasher.digest("hex"));
-}
-
-async function collect(stream: ReadableStream<Uint8Array>, entry: PayloadEntry): Promise<Uint8Array> {
-  const out = new Uint8Array(entry.size);
-  let n = 0;
-  try {
-    for await (const chunk of stream) {
-      if (n + chunk.length > entry.size)
-        throw new ApplyError(
-          "write",
-          `payload ${entry.name} decompresses to more than its signed ${entry.size} bytes`,
-        );
-      out.set(chunk, n);
-      n += chunk.length;
-    }
-  } catch (err) {
-    if (err instanceof ApplyError) throw err;
-    throw new ApplyError("write", `payload ${entry.name} does not decompress: ${String(err)}`);
-  }
-  checkOutput(entry, n, new Bun.CryptoHasher("sha256").update(out.subarray(0, n)).digest("hex"));
-  return out;
+  // Each chunk is written once at its own offset, so the count proves every chunk was written.
+  if (written !== total) throw new ApplyError("write", `wrote ${written} bytes; the manifest says ${total}`);
+  onBytes(written, total);
+  return uki;
 }

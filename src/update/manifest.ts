@@ -2,20 +2,24 @@
 //
 //   "FULCRUM-UPDATE1\n" (16 bytes) | u32 BE manifest length | manifest (UTF-8 JSON)
 //   | signer's Ed25519 public key (32 bytes) | Ed25519 signature over the manifest bytes (64 bytes)
-//   | payload 1 (zstd) | payload 2 (zstd) ...   in manifest order, each exactly `compressed.size` bytes
+//   | payload 1 chunks | payload 2 chunks ...   in manifest order
 //
-// The header (everything before the payloads) is at most MAX_HEADER_BYTES, so the box reads and
-// verifies it in memory before it writes anything; the payloads are then checked against the
-// signed sizes and SHA-256 hashes. Pure: no I/O here.
+// Format 2: every payload is cut into `chunkSize` raw bytes (the last chunk shorter), each chunk
+// compressed on its own as one zstd frame (content size and checksum in the frame) and listed in the
+// manifest with its compressed size and SHA-256. Chunks are independent, so the box checks,
+// decompresses and writes them on all its cores, each at its own offset. The header (everything
+// before the payloads) is at most MAX_HEADER_BYTES, so the box reads and verifies it in memory before
+// it writes anything. Pure: no I/O here.
 
 import { isVersion } from "./version.ts";
 
 export const MAGIC = new TextEncoder().encode("FULCRUM-UPDATE1\n");
-export const MAX_MANIFEST_BYTES = 64 * 1024;
+/** ~80 bytes a chunk: 1 MiB lists ~12,000 chunks (96 GiB in 8 MiB chunks). */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
 export const PUBLIC_KEY_BYTES = 32;
 export const SIGNATURE_BYTES = 64;
 export const MAX_HEADER_BYTES = MAGIC.length + 4 + MAX_MANIFEST_BYTES + PUBLIC_KEY_BYTES + SIGNATURE_BYTES;
-export const MANIFEST_FORMAT = 1;
+export const MANIFEST_FORMAT = 2;
 export const PRODUCT = "fulcrum";
 /** Payload names, in the order they appear in the artifact. */
 export const PAYLOAD_NAMES = ["root", "uki"] as const;
@@ -24,14 +28,30 @@ export type PayloadName = (typeof PAYLOAD_NAMES)[number];
 export const MAX_UKI_BYTES = 128 * 1024 * 1024;
 /** The root slot: bounded again by the real slot's size on the box. */
 export const MAX_ROOT_BYTES = 16 * 1024 * 1024 * 1024;
+/** Raw bytes a chunk: small enough to keep a few in memory per core, large enough to compress well. */
+export const MIN_CHUNK_BYTES = 64 * 1024;
+export const MAX_CHUNK_BYTES = 64 * 1024 * 1024;
+/** zstd's worst case for incompressible input is a little above the input; anything more is not zstd. */
+export const chunkBound = (raw: number): number => raw + (raw >> 7) + 1024;
+
+/** One zstd frame in the artifact: its compressed size and SHA-256 (hex). */
+export interface ChunkEntry {
+  readonly size: number;
+  readonly sha256: string;
+}
 
 export interface PayloadEntry {
   readonly name: PayloadName;
-  /** Bytes written to the slot / the ESP, and their SHA-256 (hex). */
+  /**
+   * Bytes written to the slot / the ESP, and their SHA-256 (hex). The box does not recompute the
+   * SHA-256 (every chunk's compressed bytes are checked against their signed hash instead); it says
+   * what the slot holds afterwards, for an operator's `sha256sum`.
+   */
   readonly size: number;
   readonly sha256: string;
-  /** The zstd stream in the artifact, and its SHA-256 (hex). */
-  readonly compressed: { readonly size: number; readonly sha256: string };
+  /** Raw bytes per chunk; chunk i holds raw bytes [i * chunkSize, min(size, (i + 1) * chunkSize)). */
+  readonly chunkSize: number;
+  readonly chunks: readonly ChunkEntry[];
 }
 
 export interface Manifest {
@@ -70,6 +90,8 @@ export function parseManifest(bytes: Uint8Array): Manifest | string {
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) return "manifest is not a JSON object";
   const o = raw as Record<string, unknown>;
+  if (o["format"] === 1)
+    return `artifact format 1 (one zstd stream per payload) is no longer supported; repack the release with this version's packer (format ${MANIFEST_FORMAT}, chunked)`;
   if (o["format"] !== MANIFEST_FORMAT)
     return `manifest format ${String(o["format"])} is not supported (expected ${MANIFEST_FORMAT})`;
   for (const k of ["product", "version", "build", "minVersion", "createdAt"]) {
@@ -93,18 +115,13 @@ export function parseManifest(bytes: Uint8Array): Manifest | string {
     if (!isSize(e["size"], max)) return `payload ${name}: size missing or above ${max} bytes`;
     if (typeof e["sha256"] !== "string" || !HEX64.test(e["sha256"]))
       return `payload ${name}: sha256 is not 64 hex digits`;
-    const c = e["compressed"] as Record<string, unknown> | undefined;
-    // zstd never expands data by more than a small frame overhead.
-    if (typeof c !== "object" || c === null || !isSize(c["size"], (e["size"] as number) + 1024 * 1024))
-      return `payload ${name}: compressed size missing or larger than the payload`;
-    if (typeof c["sha256"] !== "string" || !HEX64.test(c["sha256"]))
-      return `payload ${name}: compressed sha256 is not 64 hex digits`;
-    payloads.push({
-      name: name as PayloadName,
-      size: e["size"] as number,
-      sha256: e["sha256"],
-      compressed: { size: c["size"] as number, sha256: c["sha256"] },
-    });
+    const size = e["size"] as number;
+    const chunkSize = e["chunkSize"];
+    if (!isSize(chunkSize, MAX_CHUNK_BYTES) || chunkSize < MIN_CHUNK_BYTES)
+      return `payload ${name}: chunkSize missing or outside ${MIN_CHUNK_BYTES}..${MAX_CHUNK_BYTES} bytes`;
+    const chunks = parseChunks(e["chunks"], size, chunkSize);
+    if (typeof chunks === "string") return `payload ${name}: ${chunks}`;
+    payloads.push({ name: name as PayloadName, size, sha256: e["sha256"], chunkSize, chunks });
   }
   return {
     format: MANIFEST_FORMAT,
@@ -115,6 +132,34 @@ export function parseManifest(bytes: Uint8Array): Manifest | string {
     createdAt: o["createdAt"] as string,
     payloads,
   };
+}
+
+/** Raw bytes of chunk `i` of a payload. Pure. */
+export function rawChunkBytes(size: number, chunkSize: number, i: number): number {
+  return Math.min(chunkSize, size - i * chunkSize);
+}
+
+function parseChunks(list: unknown, size: number, chunkSize: number): ChunkEntry[] | string {
+  const count = Math.ceil(size / chunkSize);
+  if (!Array.isArray(list)) return "chunks is not a list";
+  if (list.length !== count)
+    return `lists ${list.length} chunks; ${size} bytes in chunks of ${chunkSize} make ${count}`;
+  const chunks: ChunkEntry[] = [];
+  for (const [i, c] of list.entries()) {
+    if (typeof c !== "object" || c === null) return `chunk ${i} is not an object`;
+    const e = c as Record<string, unknown>;
+    const bound = chunkBound(rawChunkBytes(size, chunkSize, i));
+    if (!isSize(e["size"], bound)) return `chunk ${i}: compressed size missing or above ${bound} bytes`;
+    if (typeof e["sha256"] !== "string" || !HEX64.test(e["sha256"]))
+      return `chunk ${i}: sha256 is not 64 hex digits`;
+    chunks.push({ size: e["size"], sha256: e["sha256"] });
+  }
+  return chunks;
+}
+
+/** Compressed bytes of a payload in the artifact. Pure. */
+export function compressedBytes(p: PayloadEntry): number {
+  return p.chunks.reduce((n, c) => n + c.size, 0);
 }
 
 export type HeaderParse =
@@ -174,5 +219,39 @@ export function encodeHeader(
 
 /** Total artifact size the manifest promises. Pure. */
 export function artifactBytes(h: Header): number {
-  return h.length + h.manifest.payloads.reduce((n, p) => n + p.compressed.size, 0);
+  return h.length + h.manifest.payloads.reduce((n, p) => n + compressedBytes(p), 0);
+}
+
+/** A chunk and where it is: in the artifact (compressed) and in its payload (raw). */
+export interface ChunkRef {
+  readonly payload: PayloadName;
+  readonly index: number;
+  /** Offset of its compressed bytes from the start of the artifact, and their signed size and SHA-256. */
+  readonly at: number;
+  readonly size: number;
+  readonly sha256: string;
+  /** Offset and length of its raw bytes within the payload. */
+  readonly rawAt: number;
+  readonly rawSize: number;
+}
+
+/** Every chunk of every payload, in artifact order. Pure. */
+export function chunkRefs(h: Header): ChunkRef[] {
+  const out: ChunkRef[] = [];
+  let at = h.length;
+  for (const p of h.manifest.payloads) {
+    for (const [index, c] of p.chunks.entries()) {
+      out.push({
+        payload: p.name,
+        index,
+        at,
+        size: c.size,
+        sha256: c.sha256,
+        rawAt: index * p.chunkSize,
+        rawSize: rawChunkBytes(p.size, p.chunkSize, index),
+      });
+      at += c.size;
+    }
+  }
+  return out;
 }

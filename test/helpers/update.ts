@@ -6,7 +6,7 @@ import { generateKeyPairSync } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { type ImageArtifacts, REPO_ROOT, readPeSection, replacePeSection } from "../../qemu/artifacts.ts";
-import { packArtifact, writeArtifact } from "../../src/update/pack.ts";
+import { compressPayload, DEFAULT_CHUNK_BYTES, packArtifact, writeArtifact } from "../../src/update/pack.ts";
 
 /** The private half of the key lab images trust (image/profiles/lab-extra). Test-only. */
 export const LAB_TEST_KEY_PEM = readFileSync(
@@ -40,14 +40,14 @@ export function ukiFor(image: ImageArtifacts, version: string, extraCmdline = ""
   return pe;
 }
 
-const roots = new Map<string, { raw: Uint8Array; compressed: Uint8Array }>();
+const roots = new Map<string, { raw: Uint8Array; compressed: Uint8Array[] }>();
 
-/** The image's root slot, raw and compressed once per image. */
-function rootOf(image: ImageArtifacts): { raw: Uint8Array; compressed: Uint8Array } {
+/** The image's root slot, raw and compressed (in chunks) once per image. */
+function rootOf(image: ImageArtifacts): { raw: Uint8Array; compressed: Uint8Array[] } {
   let r = roots.get(image.dir);
   if (r === undefined) {
     const raw = new Uint8Array(readFileSync(join(image.dir, image.manifest.files.root)));
-    r = { raw, compressed: Bun.zstdCompressSync(raw, { level: 3 }) };
+    r = { raw, compressed: compressPayload(raw, DEFAULT_CHUNK_BYTES, 3) };
     roots.set(image.dir, r);
   }
   return r;

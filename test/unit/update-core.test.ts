@@ -75,7 +75,7 @@ describe("manifest and header", () => {
     });
     const enc = (o: unknown) => new TextEncoder().encode(JSON.stringify(o));
     expect(parseManifest(new TextEncoder().encode("{"))).toContain("not JSON");
-    expect(parseManifest(enc({ format: 2 }))).toContain("format 2");
+    expect(parseManifest(enc({ format: 3 }))).toContain("format 3");
     const good = artifact().manifest;
     expect(parseManifest(enc({ ...good, version: "1.x" }))).toContain("dotted number");
     expect(parseManifest(enc({ ...good, payloads: [good.payloads[1], good.payloads[0]] }))).toContain(
@@ -85,17 +85,16 @@ describe("manifest and header", () => {
     expect(parseManifest(enc({ ...good, payloads: [{ ...p0, size: -1 }, good.payloads[1]] }))).toContain(
       "size",
     );
-    expect(
-      parseManifest(
-        enc({
-          ...good,
-          payloads: [
-            { ...p0, compressed: { ...p0.compressed, size: p0.size + 2 * 1024 * 1024 } },
-            good.payloads[1],
-          ],
-        }),
-      ),
-    ).toContain("compressed size");
+    const c0 = p0.chunks[0] as Manifest["payloads"][number]["chunks"][number];
+    const withRoot = (root: unknown) => parseManifest(enc({ ...good, payloads: [root, good.payloads[1]] }));
+    expect(withRoot({ ...p0, chunks: [{ ...c0, size: p0.size + 2 * 1024 * 1024 }] })).toContain(
+      "compressed size",
+    );
+    expect(withRoot({ ...p0, chunks: [c0, c0] })).toContain("lists 2 chunks");
+    expect(withRoot({ ...p0, chunks: [] })).toContain("lists 0 chunks");
+    expect(withRoot({ ...p0, chunkSize: 1000 })).toContain("chunkSize");
+    expect(withRoot({ ...p0, chunks: [{ ...c0, sha256: "x" }] })).toContain("sha256");
+    expect(parseManifest(enc({ ...good, format: 1 }))).toContain("format 1 (one zstd stream per payload)");
   });
 });
 
