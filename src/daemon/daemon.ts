@@ -312,6 +312,7 @@ export class Daemon {
       return { ok: false, message: `health layer refused the new config: ${configured.reason}`, diff };
     }
     this.config = next;
+    this.update?.reconfigure(next.update);
     await this.ipvs?.reload(next);
     this.console?.setUsers(
       next.system.ssh.users.map((u) => ({ name: u.name, role: u.role, keys: u.authorized_keys })),

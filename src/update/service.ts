@@ -1,6 +1,7 @@
-// The updater inside the daemon: applies artifacts on an operator's request, shows progress in the
-// snapshot and the logs, reboots by the configured policy, blesses a counted boot once the box has been
-// healthy long enough, and at start reports an update that was rolled back by the boot loader.
+// The updater inside the daemon: applies artifacts on an operator's request or when the poller of
+// `[update] url` finds a newer release, shows progress in the snapshot and the logs, reboots by the
+// configured policy, blesses a counted boot once the box has been healthy long enough, and at start
+// reports an update that was rolled back by the boot loader.
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { sync } from "../../ffi/system.ts";
@@ -14,6 +15,8 @@ import { type BlessState, blessFinished, blessPolicy, type Health, startBless, s
 import { boxTarget, findSlots, loadTrustedKeys, removeEntries } from "./box.ts";
 import { parseEntry } from "./layout.ts";
 import { PRODUCT } from "./manifest.ts";
+import type { CheckResult } from "./poll.ts";
+import { UpdatePoller } from "./poller.ts";
 import { formatProgress } from "./progress.ts";
 import {
   onBoot,
@@ -25,6 +28,7 @@ import {
   type UpdateRecord,
   writeRecord,
 } from "./record.ts";
+import { checkRemote } from "./remote.ts";
 
 export interface UpdateServiceOptions {
   readonly events: { emit(e: BoxEvent): void };
@@ -38,12 +42,18 @@ export interface UpdateServiceOptions {
 }
 
 const BLESS_TICK_MS = 1000;
+/** A check that gets no answer within this long fails (and is retried with backoff). */
+const CHECK_TIMEOUT_MS = 30_000;
 
 export class UpdateService {
   private state: UpdateSnapshot["state"] = "idle";
   private progress: UpdateSnapshot["progress"] = null;
   private lastResult = "";
   private busy = false;
+  /** The apply running now (resolves when it has ended either way). */
+  private applying: Promise<void> = Promise.resolve();
+  private poller: UpdatePoller | undefined;
+  private config: UpdateConfig;
   private bless: BlessState = { phase: "not-counted" };
   private blessTimer: ReturnType<typeof setInterval> | undefined;
   private rebootTimer: ReturnType<typeof setTimeout> | undefined;
@@ -57,6 +67,7 @@ export class UpdateService {
     const read = readRecord(this.recordPath);
     if (read.problem !== undefined) this.emit("update.record_problem", read.problem);
     this.record = read.record;
+    this.config = o.config;
   }
 
   private emit(event: string, reason: string, fields: Record<string, unknown> = {}): void {
@@ -105,7 +116,7 @@ export class UpdateService {
     } else if (finding.kind === "stale") {
       this.emit("update.record_problem", finding.message);
     } else if (finding.kind === "trying") {
-      this.lastResult = `trying ${running} (from ${finding.pending.from}); committed once healthy for ${this.o.config.bless_after} s`;
+      this.lastResult = `trying ${running} (from ${finding.pending.from}); committed once healthy for ${this.config.bless_after} s`;
       this.emit("update.trying", this.lastResult, { from: finding.pending.from, to: running });
     } else if (this.record.last !== undefined) {
       this.lastResult = this.record.last.message;
@@ -116,10 +127,65 @@ export class UpdateService {
     if (counted) {
       this.emit(
         "update.probation",
-        `boot entry ${entry} is on probation: blessed after ${this.o.config.bless_after} s healthy (config loaded, VRRP and IPVS up)`,
+        `boot entry ${entry} is on probation: blessed after ${this.config.bless_after} s healthy (config loaded, VRRP and IPVS up)`,
       );
       this.blessTimer = setInterval(() => this.tickBless(), BLESS_TICK_MS);
     }
+    this.startPoller();
+  }
+
+  /** Polls `[update] url` every check_interval (if both are set), first once this boot is blessed. */
+  private startPoller(): void {
+    this.poller?.stop();
+    this.poller = undefined;
+    const { url, check_interval } = this.config;
+    const boot = this.o.boot;
+    if (url === undefined || check_interval <= 0 || boot?.rootDevice === undefined || !boot.uefi) return;
+    this.poller = new UpdatePoller(
+      { url, intervalMs: check_interval * 1000 },
+      {
+        check: () => this.checkUrl(url),
+        apply: () => this.applyFromPoll(url),
+        facts: () => ({ busy: this.busy, pendingReboot: this.state === "pending-reboot" }),
+        emit: (event, reason) => this.emit(event, reason, { url }),
+      },
+    );
+    const blessed = this.bless.phase === "not-counted" || this.bless.phase === "done";
+    this.poller.start(blessed);
+  }
+
+  /** A reloaded config: the poller follows a changed url or check_interval; the rest applies to the next update. */
+  reconfigure(config: UpdateConfig): void {
+    const before = this.config;
+    this.config = config;
+    if (this.running === undefined) return;
+    if (before.url !== config.url || before.check_interval !== config.check_interval) this.startPoller();
+  }
+
+  /** What `url` offers, judged like an apply would (signature, policy), reading only its header. */
+  private async checkUrl(url: string): Promise<CheckResult> {
+    const running = this.running;
+    const rootDevice = this.o.boot?.rootDevice;
+    if (running === undefined || rootDevice === undefined)
+      return { kind: "failed", detail: "not on the box" };
+    const slots = await findSlots(rootDevice);
+    const keys = loadTrustedKeys(this.config.trusted_keys, this.o.keysDir);
+    const last = this.record.last;
+    return checkRemote({
+      url,
+      trustedKeys: keys.keys,
+      facts: { product: PRODUCT, running, floor: this.record.floor, slotBytes: slots.inactive.bytes },
+      failedVersion: last?.result === "rolled-back" ? last.version : undefined,
+      timeoutMs: CHECK_TIMEOUT_MS,
+    });
+  }
+
+  private async applyFromPoll(url: string): Promise<{ ok: boolean; pendingReboot: boolean; detail: string }> {
+    const r = await this.apply(url, false, `poll of ${url}`);
+    if (!r.ok) return { ok: false, pendingReboot: false, detail: r.message };
+    await this.applying;
+    const pendingReboot = this.state === "pending-reboot";
+    return { ok: pendingReboot, pendingReboot, detail: this.lastResult };
   }
 
   private tickBless(): void {
@@ -127,7 +193,7 @@ export class UpdateService {
       this.bless,
       this.o.health(),
       Date.now(),
-      blessPolicy(this.o.config.bless_after),
+      blessPolicy(this.config.bless_after),
     );
     this.bless = state;
     if (action.kind === "bless") {
@@ -139,6 +205,7 @@ export class UpdateService {
         const wasPending = this.record.pending?.to === running;
         this.save(onCommitted(this.record, running, new Date().toISOString()));
         if (wasPending) this.lastResult = `update to ${running} committed`;
+        this.poller?.blessed();
         this.emit(
           "update.blessed",
           `boot of ${running} blessed after ${Math.round(action.healthyMs / 1000)} s healthy (${r.from} -> ${r.to})${wasPending ? "; update committed" : ""}`,
@@ -178,7 +245,7 @@ export class UpdateService {
     const answered = new Promise<ActionResult>((resolve) => {
       answer = resolve;
     });
-    void this.run(source, force, who, boot.rootDevice, running, answer).finally(() => {
+    this.applying = this.run(source, force, who, boot.rootDevice, running, answer).finally(() => {
       this.busy = false;
     });
     return answered;
@@ -220,14 +287,14 @@ export class UpdateService {
     };
     try {
       const slots = await findSlots(rootDevice);
-      const keys = loadTrustedKeys(this.o.config.trusted_keys, this.o.keysDir);
+      const keys = loadTrustedKeys(this.config.trusted_keys, this.o.keysDir);
       for (const p of keys.problems) this.emit("update.key_problem", p);
       const result = await applyArtifact({
         source,
         trustedKeys: keys.keys,
         facts: { product: PRODUCT, running, floor: this.record.floor },
         force,
-        target: boxTarget({ rootDevice, running, inactive: slots.inactive, tries: this.o.config.tries }),
+        target: boxTarget({ rootDevice, running, inactive: slots.inactive, tries: this.config.tries }),
         stagingPath: this.stagingPath,
         onProgress,
         onAccepted: (m, signer) => {
@@ -296,7 +363,7 @@ export class UpdateService {
   }
 
   private scheduleReboot(version: string): void {
-    const c = this.o.config;
+    const c = this.config;
     const reason = `switching to ${version}`;
     if (c.reboot === "immediate") {
       this.o.reboot?.(reason);
@@ -313,6 +380,7 @@ export class UpdateService {
   }
 
   stop(): void {
+    this.poller?.stop();
     clearInterval(this.blessTimer);
     clearTimeout(this.rebootTimer);
   }
