@@ -47,6 +47,17 @@ export function formatTimeOfDay(ms: number): string {
   return formatClock(ms).slice(11, 19);
 }
 
+/** `[update] url` polling in one line, for `show update` and the TUI's update screen. */
+export function formatUpdatePoll(p: {
+  readonly url: string;
+  readonly intervalS: number;
+  readonly nextCheckAtMs: number | null;
+  readonly last: string;
+}): string {
+  const next = p.nextCheckAtMs === null ? "" : `; next check ${formatTimeOfDay(p.nextCheckAtMs)} UTC`;
+  return `${p.url} every ${p.intervalS} s${next}${p.last === "" ? "" : `; last: ${p.last}`}`;
+}
+
 /** Compact counts for narrow columns: 999, 1.2K, 34M, 5.6G. */
 export function formatCount(n: number): string {
   if (!Number.isFinite(n)) return "?";

@@ -80,6 +80,15 @@ export interface UpdateSnapshot {
   readonly state: "idle" | "downloading" | "verifying" | "writing" | "pending-reboot" | "failed";
   readonly progress: { readonly bytes: number; readonly total: number; readonly rateBps: number } | null;
   readonly lastResult: string;
+  /** Polling of `[update] url`, when configured (docs/update.md, "Polling"). */
+  readonly poll?: {
+    readonly url: string;
+    readonly intervalS: number;
+    /** When the next check is due; null while waiting for the bless, checking, applying, or stopped. */
+    readonly nextCheckAtMs: number | null;
+    /** What the last check found (or why checks wait). */
+    readonly last: string;
+  };
 }
 
 export interface BoxSnapshot {

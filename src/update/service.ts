@@ -53,6 +53,7 @@ export class UpdateService {
   /** The apply running now (resolves when it has ended either way). */
   private applying: Promise<void> = Promise.resolve();
   private poller: UpdatePoller | undefined;
+  private pollLast = "";
   private config: UpdateConfig;
   private bless: BlessState = { phase: "not-counted" };
   private blessTimer: ReturnType<typeof setInterval> | undefined;
@@ -138,6 +139,7 @@ export class UpdateService {
   private startPoller(): void {
     this.poller?.stop();
     this.poller = undefined;
+    this.pollLast = "";
     const { url, check_interval } = this.config;
     const boot = this.o.boot;
     if (url === undefined || check_interval <= 0 || boot?.rootDevice === undefined || !boot.uefi) return;
@@ -147,7 +149,10 @@ export class UpdateService {
         check: () => this.checkUrl(url),
         apply: () => this.applyFromPoll(url),
         facts: () => ({ busy: this.busy, pendingReboot: this.state === "pending-reboot" }),
-        emit: (event, reason) => this.emit(event, reason, { url }),
+        emit: (event, reason) => {
+          this.pollLast = reason;
+          this.emit(event, reason, { url });
+        },
       },
     );
     const blessed = this.bless.phase === "not-counted" || this.bless.phase === "done";
@@ -225,7 +230,18 @@ export class UpdateService {
   }
 
   snapshot(slot: string): UpdateSnapshot {
-    return { bootSlot: slot, state: this.state, progress: this.progress, lastResult: this.lastResult };
+    const base = { bootSlot: slot, state: this.state, progress: this.progress, lastResult: this.lastResult };
+    const { url, check_interval } = this.config;
+    if (this.poller === undefined || url === undefined) return base;
+    return {
+      ...base,
+      poll: {
+        url,
+        intervalS: check_interval,
+        nextCheckAtMs: this.poller.nextCheckMs ?? null,
+        last: this.pollLast,
+      },
+    };
   }
 
   /**

@@ -92,7 +92,7 @@ describe("show", () => {
   });
 
   test("show vrrp, status, real, events and update", async () => {
-    const { run } = setup();
+    const { run, box } = setup();
     const vrrp = JSON.parse((await run("show vrrp --json")).stdout) as {
       name: string;
       state: string;
@@ -116,6 +116,19 @@ describe("show", () => {
     const events = JSON.parse((await run("show events -n 3 --json")).stdout) as { reason: string }[];
     expect(events.map((e) => e.reason)).toEqual(["event number 28", "event number 29", "event number 30"]);
     expect((await run("show update")).stdout).toContain("state     idle");
+    expect((await run("show update")).stdout).not.toContain("checks");
+    box.update = {
+      ...box.update,
+      poll: {
+        url: "https://updates.example/fulcrum.fupd",
+        intervalS: 3600,
+        nextCheckAtMs: Date.UTC(2026, 10, 23, 13, 30, 5),
+        last: "nothing newer",
+      },
+    };
+    expect((await run("show update")).stdout).toContain(
+      "checks    https://updates.example/fulcrum.fupd every 3600 s; next check 13:30:05 UTC; last: nothing newer\n",
+    );
     expect((await run("show log -n 1")).stdout).toBe(
       "2026-11-23 11:59:58Z WARN  health.down: 10.0.0.4:80 connect timeout\n",
     );

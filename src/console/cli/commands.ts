@@ -8,7 +8,15 @@ import type { BoxSnapshot } from "../../state/snapshot.ts";
 import { MAX_FAILOVER_PRIORITY, MAX_WEIGHT, parseBoundedInt } from "../action-parse.ts";
 import { performAudited } from "../audit.ts";
 import { findReal, findService, ipvsadmTable, realId, type TableView } from "../ipvsadm.ts";
-import { fit, fitRight, formatClock, formatLatency, formatTimeOfDay, formatUptime } from "../text.ts";
+import {
+  fit,
+  fitRight,
+  formatClock,
+  formatLatency,
+  formatTimeOfDay,
+  formatUpdatePoll,
+  formatUptime,
+} from "../text.ts";
 import {
   eventsView,
   logView,
@@ -296,7 +304,8 @@ function updateText(s: BoxSnapshot): string {
   const progress = u.progress
     ? `progress  ${u.progress.bytes}/${u.progress.total} bytes at ${u.progress.rateBps} B/s\n`
     : "";
-  return `boot slot ${u.bootSlot}\nstate     ${u.state}\n${progress}last      ${u.lastResult || "-"}\n`;
+  const poll = u.poll === undefined ? "" : `checks    ${formatUpdatePoll(u.poll)}\n`;
+  return `boot slot ${u.bootSlot}\nstate     ${u.state}\n${progress}last      ${u.lastResult || "-"}\n${poll}`;
 }
 
 function ok(stdout: string): CliResult {

@@ -21,6 +21,7 @@ import {
   formatEta,
   formatLatency,
   formatTimeOfDay,
+  formatUpdatePoll,
   formatUptime,
   progressBar,
 } from "../text.ts";
@@ -276,6 +277,7 @@ function updateBody(s: BoxSnapshot, ui: UiState, cols: number): string[] {
   ];
   if (u.progress) lines.push(...progressLines(u.progress, cols));
   lines.push(`Last result ${u.lastResult || "-"}`);
+  if (u.poll !== undefined) lines.push(`Checks      ${formatUpdatePoll(u.poll)}`);
   lines.push("");
   const admin = ui.role === "admin";
   if (u.state === "pending-reboot")
