@@ -3,7 +3,9 @@
 // edge's (src/update/poller.ts).
 //
 //   - The first check comes FIRST_CHECK_MS (+ jitter) after this boot is blessed (at once if the boot
-//     was not on probation): a release on trial never pulls the next one.
+//     was not on probation): a release on trial never pulls the next one. After a config reload that
+//     sets or changes url/check_interval, the first check comes RELOAD_CHECK_MS (+ as much jitter)
+//     later: the operator who just set it wants to see it work.
 //   - Then one check every check_interval, +-10% jitter so a fleet does not hit the server in step.
 //   - A failed check or apply is retried after 30 s, 60 s, 120 s ... (never longer than the interval),
 //     at most MAX_RETRIES times in a row; then the regular interval again.
@@ -13,6 +15,7 @@
 
 export const FIRST_CHECK_MS = 60_000;
 export const FIRST_CHECK_JITTER_MS = 60_000;
+export const RELOAD_CHECK_MS = 10_000;
 export const INTERVAL_JITTER = 0.1;
 export const RETRY_BASE_MS = 30_000;
 export const MAX_RETRIES = 5;
@@ -36,7 +39,8 @@ export type CheckResult =
   | { readonly kind: "failed"; readonly detail: string };
 
 export type PollInput =
-  | { readonly kind: "start"; readonly blessed: boolean }
+  /** `reload`: started by a config reload on a running box, not at boot. */
+  | { readonly kind: "start"; readonly blessed: boolean; readonly reload?: boolean }
   | { readonly kind: "blessed" }
   /** The timer fired; what the updater is doing right now. */
   | { readonly kind: "due"; readonly busy: boolean; readonly pendingReboot: boolean }
@@ -115,7 +119,8 @@ export function stepPoll(
             ev("update.poll", `checking ${cfg.url} every ${secs(cfg.intervalMs)} once this boot is blessed`),
           ],
         };
-      const delay = firstDelay(cfg, random);
+      const delay =
+        input.reload === true ? Math.round(RELOAD_CHECK_MS * (1 + random)) : firstDelay(cfg, random);
       return schedule(
         delay,
         0,

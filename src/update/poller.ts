@@ -43,8 +43,9 @@ export class UpdatePoller {
     return this.state.dueMs;
   }
 
-  start(blessed: boolean): void {
-    this.feed({ kind: "start", blessed });
+  /** `reload`: started by a config reload (first check sooner), not at boot. */
+  start(blessed: boolean, reload = false): void {
+    this.feed({ kind: "start", blessed, reload });
   }
 
   blessed(): void {

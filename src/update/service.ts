@@ -136,7 +136,7 @@ export class UpdateService {
   }
 
   /** Polls `[update] url` every check_interval (if both are set), first once this boot is blessed. */
-  private startPoller(): void {
+  private startPoller(reload = false): void {
     this.poller?.stop();
     this.poller = undefined;
     this.pollLast = "";
@@ -156,7 +156,7 @@ export class UpdateService {
       },
     );
     const blessed = this.bless.phase === "not-counted" || this.bless.phase === "done";
-    this.poller.start(blessed);
+    this.poller.start(blessed, reload);
   }
 
   /** A reloaded config: the poller follows a changed url or check_interval; the rest applies to the next update. */
@@ -164,7 +164,7 @@ export class UpdateService {
     const before = this.config;
     this.config = config;
     if (this.running === undefined) return;
-    if (before.url !== config.url || before.check_interval !== config.check_interval) this.startPoller();
+    if (before.url !== config.url || before.check_interval !== config.check_interval) this.startPoller(true);
   }
 
   /** What `url` offers, judged like an apply would (signature, policy), reading only its header. */

@@ -7,7 +7,9 @@
 //   4. N+1 from the namespace's HTTP server: reboots into N+1 (slot B), blessed and committed, config
 //      and SSH host key unchanged;
 //   5. a broken N+2 (its PID 1 exits at once: kernel panic) uploaded through the management API: it spends its tries and
-//      the boot loader returns to N+1, which reports the failed update.
+//      the boot loader returns to N+1, which reports the failed update;
+//   6. polling: a reload sets `[update] url` to N+2 (rolled back here) and then to N+1 (running): each
+//      is checked (header only) and left alone.
 // Releases N+1 and N+2 are the lab image's root with a UKI naming another version (test/helpers/update.ts).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, rmSync } from "node:fs";
@@ -15,6 +17,7 @@ import { join } from "node:path";
 import type { ImageArtifacts } from "../../qemu/artifacts.ts";
 import type { Guest, GuestOptions } from "../../qemu/guest.ts";
 import { macFor } from "../../qemu/guest.ts";
+import { publicKeyOf } from "../../src/update/pack.ts";
 import { waitInGuest } from "../helpers/guest-files.ts";
 import { createNetns, type TestNetns } from "../helpers/netns.ts";
 import {
@@ -28,7 +31,13 @@ import {
   waitExit,
   workDir,
 } from "../helpers/qemu.ts";
-import { bumpVersion, freshKeyPem, type TestRelease, writeTestRelease } from "../helpers/update.ts";
+import {
+  bumpVersion,
+  freshKeyPem,
+  LAB_TEST_KEY_PEM,
+  type TestRelease,
+  writeTestRelease,
+} from "../helpers/update.ts";
 
 const NAME = "update";
 const SERVER = "http://10.77.0.1:8099";
@@ -42,6 +51,7 @@ interface UpdateView {
   readonly progress: { bytes: number; total: number; rateBps: number } | null;
   readonly lastResult: string;
   readonly bootSlot: string;
+  readonly poll?: { url: string; intervalS: number; nextCheckAtMs: number | null; last: string };
 }
 
 describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and rollback (UEFI)", () => {
@@ -326,5 +336,37 @@ describe.skipIf(!guestTestsEnabled)("signed A/B updates with boot counting and r
       timings.push(`broken update: ${again.failedBoots} failed boots, back on N+1 after ${since(t0)}`);
     },
     STEP_TIMEOUT_MS * 2,
+  );
+
+  test(
+    "polling [update] url after a reload: the rolled-back N+2 and the running N+1 are checked and left alone",
+    async () => {
+      const t0 = performance.now();
+      const key = Buffer.from(publicKeyOf(LAB_TEST_KEY_PEM)).toString("base64");
+      const accepted = () => guest.serial.events().filter((e) => e["event"] === "update.accepted").length;
+      const acceptedBefore = accepted();
+      // [update] is the config's last table: appended keys land in it.
+      await guest.shell.check(
+        `printf '%s\\n' 'url = "${SERVER}/broken.fupd"' 'check_interval = 3600' 'trusted_keys = ["${key}"]' >> /data/config/fulcrum.toml && kill -HUP 1`,
+      );
+      const failedBefore = await guest.serial.waitFor(
+        /"event":"update\.checked".*which failed on this box before/,
+        120_000,
+      );
+      expect(failedBefore[0]).toContain(`offers ${v.n2}`);
+      const u = await status();
+      expect(u.poll).toMatchObject({ url: `${SERVER}/broken.fupd`, intervalS: 3600 });
+      expect(u.poll?.nextCheckAtMs).toBeGreaterThan(Date.now() + 3000_000);
+      expect(u.poll?.last).toContain("which failed on this box before");
+      await guest.shell.check(
+        `sed -i 's|^url = .*|url = "${SERVER}/good.fupd"|' /data/config/fulcrum.toml && kill -HUP 1`,
+      );
+      const current = await guest.serial.waitFor(/"event":"update\.checked".*nothing newer/, 120_000);
+      expect(current[0]).toContain(`offers ${v.n1}; running ${v.n1}`);
+      expect(accepted()).toBe(acceptedBefore);
+      expect((await status()).state).toBe("failed"); // still the rolled-back report; nothing was applied
+      timings.push(`polling: two checks after reloads in ${since(t0)}`);
+    },
+    STEP_TIMEOUT_MS,
   );
 });

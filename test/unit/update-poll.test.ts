@@ -14,6 +14,7 @@ import {
   type PollConfig,
   type PollInput,
   type PollState,
+  RELOAD_CHECK_MS,
   RETRY_BASE_MS,
   retryDelayMs,
   stepPoll,
@@ -75,6 +76,16 @@ describe("update poller decisions", () => {
     expect(s.wakeAt).toBe(s.now + FIRST_CHECK_MS + FIRST_CHECK_JITTER_MS / 4);
     expect(s.fire()).toEqual([{ kind: "check" }]);
     expect(s.state.phase).toBe("checking");
+  });
+
+  test("started by a config reload: the first check comes 10-20 s later", () => {
+    const s = new Sim(CFG, 0.5);
+    s.feed({ kind: "start", blessed: true, reload: true });
+    expect((s.wakeAt ?? 0) - s.now).toBe(RELOAD_CHECK_MS * 1.5);
+    // On probation, a reload still waits for the bless.
+    const p = new Sim(CFG, 0.5);
+    p.feed({ kind: "start", blessed: false, reload: true });
+    expect(p.state.phase).toBe("waiting-for-bless");
   });
 
   test("nothing newer: the next check comes after the interval, spread by the jitter", () => {
