@@ -53,7 +53,10 @@ function run(job: ChunkJob): Uint8Array | undefined {
   let done = 0;
   while (done < raw.length) done += writeSync(fd, raw, done, raw.length - done, offset + done);
   // The disk starts on this chunk while the next one decompresses; the final fsync has little left.
-  startWriteback(fd, offset, raw.length);
+  // Only a hint: where it is not supported, the final fsync does all the work.
+  try {
+    startWriteback(fd, offset, raw.length);
+  } catch {}
   return undefined;
 }
 
