@@ -86,14 +86,15 @@ build_id="$(git rev-parse --short=12 HEAD 2>/dev/null || echo nogit)$(git diff -
 
 # Stage what mkosi adds on top of the packages: the baseline Bun, the bundle, and the image manifest.
 rm -rf "$STAGE" && mkdir -p "$STAGE/usr/lib/fulcrum"
-# The app and each Worker as its own bundle (ffi/worker-url.ts finds them next to fulcrum.js). The app,
-# which every boot starts twice (PID 1 and the daemon), ships as CommonJS with precompiled bytecode
-# (fulcrum.js.jsc): under emulation that halves the time to load it.
+# The app, PID 1's init and each Worker as its own bundle (ffi/worker-url.ts finds workers next to the
+# entry). The app and the init, which every boot starts first, ship as CommonJS with precompiled bytecode
+# (*.js.jsc): under emulation that halves the time to load them.
 bundle() {
   "$BUN" build "$1" --target=bun --minify-syntax --minify-whitespace "${@:3}" \
     --define "FULCRUM_BUILD_ID=\"$build_id\"" --outdir "$STAGE/usr/lib/fulcrum" --entry-naming "$2.[ext]" >/dev/null
 }
 bundle src/main.ts fulcrum --format=cjs --bytecode
+bundle src/init-main.ts fulcrum-init --format=cjs --bytecode
 bundle src/vrrp/worker.ts vrrp-worker
 bundle ffi/fd-watch-worker.ts fd-watch-worker
 bundle src/update/chunk-worker.ts update-worker

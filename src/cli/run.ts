@@ -9,10 +9,11 @@ import { LogRing } from "../console/rings.ts";
 import { EventBus } from "../log/events.ts";
 import { createLogger } from "../log/logger.ts";
 import { LogOutput } from "../log/output.ts";
-import { type BootInfo, bootStillCounted, readBootInfo } from "../system/boot.ts";
-import { DAEMON_READY_MESSAGE, DaemonProcess, SUPERVISED_ENV } from "../system/daemon-process.ts";
+import { readBootInfo } from "../system/boot.ts";
+import { DAEMON_READY_MESSAGE, SUPERVISED_ENV } from "../system/daemon-process.ts";
 import { DATA_MOUNT_POINT } from "../system/datapart.ts";
-import { isPid1, type Pid1, startPid1 } from "../system/pid1.ts";
+import { runInit } from "../system/init.ts";
+import { isPid1 } from "../system/pid1.ts";
 import { DEFAULT_CONFIG_TOML } from "../system/provision.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 import type { CliIo } from "./cli.ts";
@@ -24,51 +25,13 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   const log = createLogger({ output: logOutput, tee: logRing.stream });
   const events = new EventBus(log);
   // On the box we are init: mount, load modules, bring up /data, then run the daemon as our child.
-  if (isPid1()) return runInit(path, events);
+  if (isPid1()) return runInit(path, events, process.argv[1] ?? "fulcrum");
   const supervised = process.env[SUPERVISED_ENV] === "1";
   // Imported here, not at the top: PID 1 runs this file too and must not pay for evaluating the daemon.
   // Under PID 1 the import overlaps with the wait for its "go".
   const daemonModule = import("../daemon/daemon.ts");
   if (supervised) await awaitInitDone(events);
   return runDaemon(path, io, { log, logOutput, logRing }, events, supervised, (await daemonModule).Daemon);
-}
-
-/** The latest the deferred kernel modules are loaded after PID 1 starts, whether the daemon is ready or not. */
-const DEFERRED_MODULES_LATEST_MS = 30_000;
-
-/** PID 1: init duties, then keep the daemon process running until a power-off or reboot is asked for. */
-async function runInit(path: string, events: EventBus): Promise<never> {
-  let boot: BootInfo | undefined;
-  let pid1: Pid1 | undefined;
-  // The modules nothing waits for are loaded once the daemon is ready, not while it starts: on a slow CPU
-  // they would compete with it for the boot's critical path. A daemon that never says so gets them later.
-  let daemonReady = (): void => {};
-  const deferredModulesDue = new Promise<void>((resolve) => {
-    daemonReady = resolve;
-    setTimeout(resolve, DEFERRED_MODULES_LATEST_MS);
-  });
-  const daemon = new DaemonProcess({
-    cmd: [process.execPath, process.argv[1] ?? "fulcrum", "run", path],
-    events,
-    bootCounted: () => boot !== undefined && bootStillCounted(boot),
-    reboot: (reason) => pid1?.requestPower("reboot", reason),
-    onReady: () => daemonReady(),
-  });
-  // Started as soon as /proc, /sys and /dev exist: it loads its code while we load modules and mount /data.
-  pid1 = await startPid1(events, { apiFilesystemsReady: () => daemon.start() });
-  boot = pid1.boot;
-  daemon.release();
-  void deferredModulesDue.then(() => pid1?.loadDeferredModules());
-  // keepalived's reload signal works on the box's PID 1 too (`kill -HUP 1`): it is the daemon's to handle.
-  process.on("SIGHUP", () => daemon.signal("SIGHUP"));
-  const action = await pid1.powerRequested;
-  // PID 1 must reach the power-off/reboot call whatever happens while stopping (init may not exit).
-  await daemon
-    .stop()
-    .catch((err: unknown) =>
-      events.emit({ event: "fulcrum.stop_failed", reason: `daemon stop failed: ${String(err)}` }),
-    );
-  return pid1.shutdown(action, "daemon stopped");
 }
 
 /** Supervised: PID 1 writes a line to our stdin once /data and the config are in place. */

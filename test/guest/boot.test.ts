@@ -28,11 +28,11 @@ describe.skipIf(!guestTestsEnabled)("appliance boot (direct kernel boot, lab ima
   });
 
   test(
-    "PID 1 is fulcrum (the baseline Bun running the bundle)",
+    "PID 1 is fulcrum (the baseline Bun running its init bundle)",
     async () => {
       expect(await guest.shell.check("readlink /proc/1/exe")).toBe("/usr/lib/fulcrum/bun\n");
       const cmdline = (await guest.shell.check("tr '\\0' ' ' < /proc/1/cmdline")).trim();
-      expect(cmdline).toBe("/usr/lib/fulcrum/bun /usr/lib/fulcrum/fulcrum.js run /data/config/fulcrum.toml");
+      expect(cmdline).toBe("/usr/lib/fulcrum/bun /usr/lib/fulcrum/fulcrum-init.js /data/config/fulcrum.toml");
       const ready = guest.serial.events().find((e) => e["event"] === "fulcrum.ready");
       expect(ready?.["reason"]).toBe("fulcrum ready");
     },

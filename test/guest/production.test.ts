@@ -24,6 +24,8 @@ const BOTH = [
   "/usr/lib/fulcrum/bun",
   "/usr/lib/fulcrum/fulcrum.js",
   "/usr/lib/fulcrum/fulcrum.js.jsc", // its precompiled bytecode
+  "/usr/lib/fulcrum/fulcrum-init.js", // PID 1's own bundle
+  "/usr/lib/fulcrum/fulcrum-init.js.jsc",
   "/usr/lib/fulcrum/init",
   "/usr/sbin/modprobe",
   "/usr/sbin/sfdisk",
