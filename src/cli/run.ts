@@ -1,7 +1,7 @@
 // `fulcrum run CONFIG`: the appliance daemon. Loads the config, brings the box to it, and keeps
 // running until SIGTERM/SIGINT. A config that does not validate is refused with the same messages
-// as `fulcrum check`. On the box the same command is PID 1, which does the init duties and runs the
-// daemon as a supervised child process (the same command again, told so by its environment).
+// as `fulcrum check`. On the box PID 1 (src/init-main.ts, its own bundle) does the init duties and runs
+// this command as a supervised child process, told so by its environment.
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { formatConfigError, loadConfigFile, parseConfig } from "../config/load.ts";
@@ -24,11 +24,11 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   const logRing = new LogRing();
   const log = createLogger({ output: logOutput, tee: logRing.stream });
   const events = new EventBus(log);
-  // On the box we are init: mount, load modules, bring up /data, then run the daemon as our child.
+  // Started as PID 1 itself (a `fulcrum.init=` pointing here): do what fulcrum-init.js does.
   if (isPid1()) return runInit(path, events, process.argv[1] ?? "fulcrum");
   const supervised = process.env[SUPERVISED_ENV] === "1";
-  // Imported here, not at the top: PID 1 runs this file too and must not pay for evaluating the daemon.
-  // Under PID 1 the import overlaps with the wait for its "go".
+  // Imported here, not at the top: under PID 1 its evaluation overlaps with the wait for "go", and the
+  // PID 1 branch above never pays for it.
   const daemonModule = import("../daemon/daemon.ts");
   if (supervised) await awaitInitDone(events);
   return runDaemon(path, io, { log, logOutput, logRing }, events, supervised, (await daemonModule).Daemon);
