@@ -24,7 +24,7 @@ export async function runCommand(path: string, io: CliIo): Promise<number> {
   const logRing = new LogRing();
   const log = createLogger({ output: logOutput, tee: logRing.stream });
   const events = new EventBus(log);
-  // Started as PID 1 itself (a `fulcrum.init=` pointing here): do what fulcrum-init.js does.
+  // Started as PID 1 itself (by a shim other than the image's): do what fulcrum-init.js does.
   if (isPid1()) return runInit(path, events, process.argv[1] ?? "fulcrum");
   const supervised = process.env[SUPERVISED_ENV] === "1";
   // Imported here, not at the top: under PID 1 its evaluation overlaps with the wait for "go", and the
