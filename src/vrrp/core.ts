@@ -35,8 +35,13 @@ export interface InstanceState {
   readonly preemptAt: number | null;
   /** Source address of the master we follow, or our own when master. */
   readonly masterAddress: string | null;
-  /** Last time we sent an advert; bounds the replies to lower-priority masters. */
-  readonly lastSentAt: number;
+  /**
+   * Last time we answered a lower-priority master; bounds those answers. Our own periodic adverts do
+   * not count: the advert that deposes a master must not silence our answer to its last word.
+   */
+  readonly lowerAnsweredAt: number;
+  /** Master only: a lower master spoke inside that bound; the answer is due then (deferred, never lost). */
+  readonly lowerAnswerDueAt: number | null;
   /** Master only, with garp_master_refresh: the next periodic GARP/NA round. */
   readonly garpRefreshAt: number | null;
   /** Master only, with garp_master_delay: the second GARP/NA round after taking over or a conflict. */
@@ -109,7 +114,8 @@ export function initialState(
       masterResigned: false,
       preemptAt: null,
       masterAddress: null,
-      lastSentAt: Number.NEGATIVE_INFINITY,
+      lowerAnsweredAt: Number.NEGATIVE_INFINITY,
+      lowerAnswerDueAt: null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
     }),
@@ -179,7 +185,6 @@ class Step {
         addresses: s.virtualAddresses.map((c) => c.split("/")[0]!),
       },
     });
-    this.set(i, { ...this.get(i), lastSentAt: this.now });
   }
 
   garp(i: number, count = this.get(i).spec.garpCount): void {
@@ -229,6 +234,7 @@ class Step {
       masterAddress: prev.spec.primaryAddress,
       garpRefreshAt: prev.spec.garpRefreshMs > 0 ? this.now + prev.spec.garpRefreshMs : null,
       garpSecondRoundAt: secondRoundAt(prev.spec, this.now),
+      lowerAnswerDueAt: null,
     });
     this.sendAdvert(i, this.get(i).priority);
     this.vipAction(i, "addVip");
@@ -237,14 +243,21 @@ class Step {
     if (!group) this.propagate(i, "master", reason);
   }
 
-  /** learnedCs: the new master's interval when one was heard, else keep what we know. */
+  /**
+   * learnedCs: the new master's interval when one was heard, else keep what we know.
+   * deposed: a higher master took over. A master that steps down for one sends one last advert at
+   * its own priority: the winner answers a lower master with a GARP round (as keepalived does), which
+   * re-points the clients that followed us while a split lasted. Without it the heal is a race: when
+   * the winner's advert arrives first we go quiet and those clients keep our MAC.
+   */
   toBackup(
     i: number,
     reason: string,
-    opts: { learnedCs?: number; master?: string; group?: string } = {},
+    opts: { learnedCs?: number; master?: string; group?: string; deposed?: boolean } = {},
   ): void {
     const prev = this.get(i);
     if (prev.role === "backup") return;
+    if (prev.role === "master" && opts.deposed) this.sendAdvert(i, prev.priority);
     // From initialize too: a previous run killed while master may have left the VIPs behind.
     if (prev.role === "master" || prev.role === "initialize") this.vipAction(i, "delVip");
     const learned =
@@ -259,10 +272,11 @@ class Step {
       masterAddress: opts.master ?? null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
+      lowerAnswerDueAt: null,
       preemptAt: prev.spec.preemptDelayMs > 0 ? this.now + prev.spec.preemptDelayMs : null,
     });
     this.event(i, prev.role, reason, opts.group);
-    if (!opts.group) this.propagate(i, "backup", reason);
+    if (!opts.group) this.propagate(i, "backup", reason, opts.deposed === true);
   }
 
   toFault(i: number, reason: string, group?: string): void {
@@ -279,6 +293,7 @@ class Step {
       masterAddress: null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
+      lowerAnswerDueAt: null,
     });
     this.event(i, prev.role, reason, group);
     if (!group) this.propagate(i, "fault", reason);
@@ -300,12 +315,13 @@ class Step {
       masterAddress: null,
       garpRefreshAt: null,
       garpSecondRoundAt: null,
+      lowerAnswerDueAt: null,
     });
     this.event(i, prev.role, reason);
   }
 
   /** Sync group: the other members follow a member's transition (fault dominates). */
-  private propagate(i: number, to: Role, reason: string): void {
+  private propagate(i: number, to: Role, reason: string, deposed = false): void {
     const name = this.get(i).spec.name;
     const g = this.groupOf(name);
     if (!g) return;
@@ -317,7 +333,7 @@ class Step {
       if (to === "fault") this.toFault(j, why, g.name);
       else if (other.role === "fault") continue;
       else if (to === "master") this.toMaster(j, why, g.name);
-      else if (to === "backup") this.toBackup(j, why, { group: g.name });
+      else if (to === "backup") this.toBackup(j, why, { group: g.name, deposed });
     }
   }
 
@@ -425,6 +441,10 @@ function tick(st: Step): void {
       st.garp(i);
       st.set(i, { ...st.get(i), garpSecondRoundAt: null });
     }
+    const last = st.get(i);
+    if (last.role === "master" && last.lowerAnswerDueAt !== null && last.lowerAnswerDueAt <= now) {
+      answerLowerMaster(st, i);
+    }
   }
 }
 
@@ -478,23 +498,38 @@ function packet(st: Step, name: string, a: Advert): void {
       st.toBackup(i, `higher priority master ${a.source} (priority ${a.priority})`, {
         learnedCs: a.intervalCs,
         master: a.source,
+        deposed: true,
       });
       return;
     }
     // A lower-priority master (e.g. after a partition heals): answer at once and refresh the clients'
-    // ARP caches, so it steps down within a network delay and traffic returns here. Rate-limited.
-    const minGap = intervalMs(inst.spec.advertIntervalCs) / 4;
-    if (now - inst.lastSentAt >= minGap) {
-      st.sendAdvert(i, inst.priority);
-      st.garp(i);
-      st.set(i, {
-        ...st.get(i),
-        adverAt: now + intervalMs(inst.spec.advertIntervalCs),
-        garpSecondRoundAt: secondRoundAt(inst.spec, now),
-      });
-    }
+    // ARP caches, so it steps down within a network delay and traffic returns here. At most one answer
+    // per quarter interval; one that falls inside goes out when the quarter ends, since the last lower
+    // master to speak may be the one whose clients still need our GARPs.
+    const dueAt = inst.lowerAnsweredAt + lowerAnswerGapMs(inst.spec);
+    if (now >= dueAt) answerLowerMaster(st, i);
+    else if (inst.lowerAnswerDueAt === null) st.set(i, { ...inst, lowerAnswerDueAt: dueAt });
   }
   // initialize / fault: adverts are ignored.
+}
+
+function lowerAnswerGapMs(spec: VrrpInstanceSpec): number {
+  return intervalMs(spec.advertIntervalCs) / 4;
+}
+
+/** Master: an advert at our priority (the lower master steps down) and a GARP round (its clients move). */
+function answerLowerMaster(st: Step, i: number): void {
+  const inst = st.get(i);
+  assert(inst.role === "master", `${inst.spec.name}: only a master answers a lower master`);
+  st.sendAdvert(i, inst.priority);
+  st.garp(i);
+  st.set(i, {
+    ...st.get(i),
+    lowerAnsweredAt: st.now,
+    lowerAnswerDueAt: null,
+    adverAt: st.now + intervalMs(inst.spec.advertIntervalCs),
+    garpSecondRoundAt: secondRoundAt(inst.spec, st.now),
+  });
 }
 
 function retrack(st: Step, running: boolean, reason: string): void {
@@ -562,6 +597,10 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
         assert(inst.garpSecondRoundAt > now, `${n}: second GARP round in the future`);
         wake = Math.min(wake, inst.garpSecondRoundAt);
       }
+      if (inst.lowerAnswerDueAt !== null) {
+        assert(inst.lowerAnswerDueAt > now, `${n}: deferred answer to a lower master in the future`);
+        wake = Math.min(wake, inst.lowerAnswerDueAt);
+      }
     } else if (inst.role === "backup") {
       assert(inst.masterDownAt !== null && inst.masterDownAt > now, `${n}: backup has a future down timer`);
       assert(inst.adverAt === null, `${n}: backup has no advert timer`);
@@ -571,7 +610,7 @@ function checkInvariants(s: CoreState, actions: readonly CoreAction[], now: numb
     }
     if (inst.role !== "master") {
       assert(
-        inst.garpRefreshAt === null && inst.garpSecondRoundAt === null,
+        inst.garpRefreshAt === null && inst.garpSecondRoundAt === null && inst.lowerAnswerDueAt === null,
         `${n}: GARP timers only as master`,
       );
     }

@@ -98,10 +98,38 @@ describe("RFC 5798 state machine", () => {
       expect(d.role()).toBe("master");
       const acts = d.input({ kind: "packet", instance: "vi", advert: advert(prio, src) }, 4300);
       expect(d.role()).toBe(expected);
-      if (expected === "backup") expect(kinds(acts)).toEqual(["delVip", "event"]);
+      if (expected === "backup") {
+        // One last advert at our own priority, so the winner answers it with GARPs for our clients.
+        expect(kinds(acts)).toEqual(["send", "delVip", "event"]);
+        expect((acts[0] as Extract<CoreAction, { kind: "send" }>).advert.priority).toBe(100);
+      }
       // A lower master gets an immediate answer and the clients' caches a refresh.
       else expect(kinds(acts)).toEqual(["send", "garp"]);
     }
+  });
+
+  test("answers to lower masters: at most one per quarter interval, a later one deferred, not dropped", () => {
+    const d = new Driver([spec({ priority: 200 })]);
+    d.input({ kind: "start" }, 0);
+    d.input({ kind: "tick" }, 4000);
+    expect(d.role()).toBe("master");
+    // Our own periodic advert does not silence the answer (it is what deposed the lower master).
+    d.input({ kind: "tick" }, 5000);
+    expect(kinds(d.input({ kind: "packet", instance: "vi", advert: advert(100) }, 5010))).toEqual([
+      "send",
+      "garp",
+    ]);
+    // A second lower master 40 ms later: inside the 250 ms bound, so nothing now, an answer at 5260.
+    expect(d.input({ kind: "packet", instance: "vi", advert: advert(150, "10.0.0.3") }, 5050)).toEqual([]);
+    expect(d.input({ kind: "packet", instance: "vi", advert: advert(150, "10.0.0.3") }, 5100)).toEqual([]);
+    expect(d.last!.wakeAtMs).toBe(5260);
+    expect(kinds(d.input({ kind: "tick" }, 5260))).toEqual(["send", "garp"]);
+    expect(d.last!.wakeAtMs).toBe(6260); // the answer was an advert: the cadence restarts from it
+    // Stepping down forgets a deferred answer.
+    d.input({ kind: "packet", instance: "vi", advert: advert(100) }, 5300);
+    d.input({ kind: "packet", instance: "vi", advert: advert(250) }, 5310);
+    expect(d.role()).toBe("backup");
+    expect(d.inst().lowerAnswerDueAt).toBeNull();
   });
 
   test("master answers a resigning peer at once", () => {

@@ -75,6 +75,11 @@ export class Sim {
   component: number[];
   events = 0;
   readonly log: string[] = [];
+  /**
+   * One client on each router's segment (client k sits with router k, in its component): which router
+   * its ARP cache names for each instance's addresses. GARPs move it; nothing else does here.
+   */
+  readonly clientCache: Map<string, number>[];
   private readonly table: ReceiveTable;
 
   constructor(
@@ -97,6 +102,7 @@ export class Sim {
       return { id, spec: s, specs, core: this.fresh(specs), wakeAt: Number.POSITIVE_INFINITY, alive: false };
     });
     this.component = this.routers.map(() => 0);
+    this.clientCache = this.routers.map(() => new Map());
     this.table = new ReceiveTable(this.routers[0]!.specs);
   }
 
@@ -124,6 +130,13 @@ export class Sim {
         this.log.push(
           `${this.now.toFixed(1)} r${r.id} ${a.change.from}->${a.change.to} (${a.change.reason})`,
         );
+      }
+      return;
+    }
+    if (a.kind === "garp") {
+      // Broadcast on the sender's side of any split; GARPs are not lost here (only adverts are).
+      for (let k = 0; k < this.routers.length; k++) {
+        if (this.component[k] === this.component[r.id]) this.clientCache[k]!.set(a.instance, r.id);
       }
       return;
     }
@@ -326,6 +339,13 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
       sim.runUntil(t0 + settle);
       checkSettled("partitioned");
       // Heal: everyone hears everyone again.
+      // Each client follows the master of its side of the split (loss before this phase may have left
+      // caches anywhere; this phase judges only what the heal does).
+      for (const [k, cache] of sim.clientCache.entries()) {
+        cache.clear();
+        const [own] = sim.masters(sim.aliveIn(sim.component[k]!));
+        if (own !== undefined) for (const s of sim.routers[k]!.specs) cache.set(s.name, own);
+      }
       sim.component = sim.routers.map(() => 0);
       const healedAt = sim.now;
       const maxSkew = Math.max(...sim.routers.map((r) => sim.skewOf(r.id)));
@@ -335,6 +355,15 @@ export function runScenario(seed: number, stats: ScenarioStats): void {
       if (m.length > 1) fail(`heal: ${m.length} masters one interval + skew after the heal`);
       sim.runUntil(sim.now + settle);
       checkSettled("healed");
+      // Clients that followed the loser of a split were re-pointed at the winner (by its GARPs).
+      const [winner] = sim.masters(sim.aliveIn(0));
+      for (const [k, cache] of sim.clientCache.entries()) {
+        for (const [instance, router] of cache) {
+          stats.checks++;
+          if (router !== winner)
+            fail(`heal: client ${k} still sends ${instance} to r${router}, not r${winner}`);
+        }
+      }
     } else {
       // Shutdown (priority 0) or kill (silent) of the current master, in a connected quiet network.
       const alive = sim.aliveIn(0);
