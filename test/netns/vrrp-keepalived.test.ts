@@ -73,6 +73,16 @@ vrrp_instance VI {
     }
   }
 
+  /** Since keepalived last became master: it answered a lower master's advert ("forcing new election"). */
+  answeredLowerMaster(from: string, priority: number): boolean {
+    const lines = this.runner?.stderr ?? [];
+    const since = lines.findLastIndex((l) => l.includes("Entering MASTER STATE"));
+    const answer = `Received advert from ${from} with lower priority ${priority}`;
+    return (
+      since >= 0 && lines.slice(since).some((l) => l.includes(answer) && l.includes("forcing new election"))
+    );
+  }
+
   logTail(): string {
     return (this.runner?.stderr ?? []).slice(-30).join("\n");
   }
@@ -158,6 +168,13 @@ for (const version of [3, 2] as const) {
         ka.watchChild();
         await waitFor("fulcrum back to backup", () => fu.role() === "backup", takeoverMs);
         expect(fu.lastTransition("backup")!.reason).toContain("higher priority");
+        // fulcrum's last advert as it stepped down: keepalived, master, answers it with GARPs, as it
+        // answers any lower master (what re-points a split's clients when the winner spoke first).
+        await waitFor(
+          "keepalived answered fulcrum's last advert",
+          () => ka.answeredLowerMaster(hosts.f, 100),
+          5000,
+        );
         expect(lab.hasAddress("f", VIP)).toBe(false);
         await clientArpMovesTo("k");
       } finally {
