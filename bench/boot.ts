@@ -24,6 +24,7 @@ const vcpuCounts = (argv.includes("--vcpus") ? (argv[argv.indexOf("--vcpus") + 1
   .map(Number)
   .filter((n) => Number.isInteger(n) && n >= 1 && n <= 8);
 const READY_TIMEOUT_MS = 300_000;
+const POWEROFF_TIMEOUT_MS = 60_000;
 const STOCK_OUT = join(REPO_ROOT, "out", "bench", "stock");
 
 async function sh(cmd: string[], cwd = REPO_ROOT): Promise<{ code: number; ms: number; out: string }> {
@@ -41,32 +42,55 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)] ?? Number.NaN;
 }
 
+/**
+ * First boots (a fresh disk each run). With `rebootsTo`, each run then powers the box off through the
+ * ACPI power button (orderly, as an operator's reboot) and boots the same disk again; those times, the
+ * boots every later power-on sees (the data partition exists), are pushed onto `rebootsTo`.
+ */
 async function bootTimes(
   image: ImageArtifacts,
   boot: "direct" | "uefi",
   label: string,
   smp: number,
+  rebootsTo?: number[],
 ): Promise<number[]> {
   const times: number[] = [];
+  const reboots: number[] = [];
+  const options = {
+    name: `flab-bench-${label}`,
+    image,
+    boot,
+    workDir: `/run/flab-bench/${label}`,
+    memMiB: 1024,
+    smp,
+  };
   for (let i = 0; i < runs; i++) {
-    const guest = await Guest.start({
-      name: `flab-bench-${label}`,
-      image,
-      boot,
-      workDir: `/run/flab-bench/${label}`,
-      memMiB: 1024,
-      smp,
-    });
+    let guest = await Guest.start(options);
     try {
       times.push(await guest.waitReady(READY_TIMEOUT_MS));
+      if (rebootsTo !== undefined) {
+        await guest.qmp("system_powerdown");
+        const off = await Promise.race([guest.exited, Bun.sleep(POWEROFF_TIMEOUT_MS).then(() => null)]);
+        if (off === null)
+          throw new Error(`${label}: no power-off within ${POWEROFF_TIMEOUT_MS} ms of the power button`);
+        await guest.kill(); // already off: this only closes its sockets
+        guest = await Guest.start({ ...options, reuseDisk: true });
+        reboots.push(await guest.waitReady(READY_TIMEOUT_MS));
+      }
     } finally {
       await guest.kill();
       guest.cleanup();
     }
   }
-  console.log(
-    `  ${`${label}, ${smp} vCPU`.padEnd(30)} ${times.map(sec).join(", ")}  (median ${sec(median(times))})`,
-  );
+  const line = (what: string, xs: number[]) =>
+    console.log(
+      `  ${`${what}, ${smp} vCPU`.padEnd(36)} ${xs.map(sec).join(", ")}  (median ${sec(median(xs))})`,
+    );
+  line(label, times);
+  if (rebootsTo !== undefined) {
+    line(`${label}, later boots`, reboots);
+    rebootsTo.push(...reboots);
+  }
   return times;
 }
 
@@ -125,20 +149,25 @@ console.log(
 );
 
 console.log(
-  '\nQEMU start -> "fulcrum ready" (first boot: includes creating and formatting the data partition)',
+  '\nQEMU start -> "fulcrum ready" (first boot: includes creating and formatting the data partition;\n' +
+    "later boots: the same disk after an orderly power-off through the ACPI power button)",
 );
 interface Shape {
   readonly smp: number;
   readonly direct: number[];
+  /** Direct path, the same disk booted again after an orderly power-off. */
+  readonly directLater: number[];
   readonly uefi: number[];
   stockDirect: number[];
   stockUefi: number[];
 }
 const shapes: Shape[] = [];
 for (const smp of vcpuCounts) {
+  const directLater: number[] = [];
   shapes.push({
     smp,
-    direct: await bootTimes(image, "direct", "fulcrum direct", smp),
+    direct: await bootTimes(image, "direct", "fulcrum direct", smp, directLater),
+    directLater,
     uefi: await bootTimes(image, "uefi", "fulcrum UEFI", smp),
     stockDirect: [],
     stockUefi: [],
@@ -169,10 +198,10 @@ if (withStock) {
 }
 
 console.log("\nsummary (median)");
-for (const { smp, direct, uefi, stockDirect, stockUefi } of shapes) {
-  const goal = median(direct) <= 10_000 ? "meets" : "MISSES";
+for (const { smp, direct, directLater, uefi, stockDirect, stockUefi } of shapes) {
+  const goal = (ms: number) => (ms <= 10_000 ? "meets" : "MISSES");
   console.log(
-    `  ${smp} vCPU, direct: fulcrum ${sec(median(direct))} (${goal} the 10 s goal)${withStock ? `, stock systemd ${sec(median(stockDirect))}, ${(median(stockDirect) / median(direct)).toFixed(1)}x` : ""}`,
+    `  ${smp} vCPU, direct: fulcrum ${sec(median(direct))} first boot (${goal(median(direct))} the 10 s goal), ${sec(median(directLater))} later boots (${goal(median(directLater))})${withStock ? `, stock systemd ${sec(median(stockDirect))}, ${(median(stockDirect) / median(direct)).toFixed(1)}x` : ""}`,
   );
   console.log(
     `  ${smp} vCPU, UEFI:   fulcrum ${sec(median(uefi))}${withStock ? `, stock systemd ${sec(median(stockUefi))}, ${(median(stockUefi) / median(uefi)).toFixed(1)}x` : ""}`,
