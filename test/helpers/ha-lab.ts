@@ -341,6 +341,19 @@ export class HaLab {
       .map((e) => String(e["to"]));
   }
 
+  /**
+   * Waits until `box`'s console has logged `state` as its latest VRRP transition; returns the transitions
+   * since index `since`. The console lags the kernel: a VIP is gone before the line saying so is read.
+   */
+  async waitLastState(box: Box, state: string, since = 0, timeoutMs = 15_000): Promise<string[]> {
+    await waitUntil(
+      () => this.vrrpStates(box).slice(since).at(-1) === state,
+      timeoutMs,
+      `${box}'s console: ${state}`,
+    );
+    return this.vrrpStates(box).slice(since);
+  }
+
   async stop(): Promise<void> {
     for (const l of this.loads) await l.stop();
     for (const h of this.hosts.values()) {
