@@ -264,6 +264,7 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
         .split("\n")
         .filter((p) => /^\d+$/.test(p));
       expect(pids.length).toBeGreaterThan(0);
+      const seen = lab!.guest("a").serial.events().length;
       for (const pid of pids) process.kill(Number(pid), "SIGKILL");
       const killedAt = performance.now();
       // fall 2 x interval 1 s + timeout 1 s = 3 s, plus the TCG guest's scheduling slack.
@@ -273,11 +274,11 @@ describe.skipIf(!guestTestsEnabled)("IPVS in a guest, judged by ipvsadm", () => 
       const spread = await curlSpread(lab!, "10.0.1.100", 40);
       expect(spread.get("FAIL")).toBeUndefined();
       expect([...spread.keys()].sort()).toEqual(["rs1", "rs3"]);
-      const events = lab!
+      // The console may trail the kernel by a moment: wait for the line rather than read it once.
+      const down = await lab!
         .guest("a")
-        .serial.events()
-        .filter((e) => e["event"] === "health.real.down");
-      expect(String(events.at(-1)?.["reason"])).toContain("10.0.1.12:80");
+        .serial.waitForEvent((e) => e["event"] === "health.real.down", 15_000, seen);
+      expect(String(down["reason"])).toContain("10.0.1.12:80");
       // Back: a new server process, in the pool again after rise (2) good checks.
       const server = Bun.spawn(
         ["ip", "netns", "exec", ns, BUN, join(import.meta.dir, "../../qemu/real-server.ts"), "rs2", "80"],
