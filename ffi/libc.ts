@@ -349,7 +349,6 @@ export function ifIndexToName(index: number): string {
   return new TextDecoder().decode(buf.subarray(0, end < 0 ? buf.length : end));
 }
 
-/** Moves the calling thread into the network namespace open at nsFd (only this thread). */
 const SYNC_FILE_RANGE_WRITE = 2;
 
 /**
@@ -362,6 +361,7 @@ export function startWriteback(fd: number, offset: number, length: number): void
   if (sym.sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE) !== 0) fail("sync_file_range");
 }
 
+/** Moves the calling thread into the network namespace open at nsFd (only this thread). */
 export function setnsNet(nsFd: number): void {
   checkFd(nsFd);
   if (sym.setns(nsFd, CLONE_NEWNET) < 0) fail("setns");

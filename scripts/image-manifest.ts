@@ -25,7 +25,14 @@ for (const [key, name] of Object.entries(files)) {
   sizes[key] = { bytes: st.size, allocated: st.blocks * 512 };
 }
 const stage = join(import.meta.dir, "..", "out", "build", profile, "usr", "lib", "fulcrum");
-for (const name of ["bun", "fulcrum.js", "fulcrum-init.js", "vrrp-worker.js", "fd-watch-worker.js"])
+for (const name of [
+  "bun",
+  "fulcrum.js",
+  "fulcrum-init.js",
+  "vrrp-worker.js",
+  "fd-watch-worker.js",
+  "update-worker.js",
+])
   sizes[name] = { bytes: statSync(join(stage, name)).size, allocated: 0 };
 const cmdline = new TextDecoder()
   .decode(readPeSection(new Uint8Array(readFileSync(join(out, files.uki))), ".cmdline"))

@@ -11,7 +11,7 @@
 // A power cut anywhere before step 4 leaves the running slot's entry untouched and the inactive slot
 // without an entry, so the box boots what it ran before.
 import { open, stat, unlink } from "node:fs/promises";
-import { chunkName } from "./chunk.ts";
+import { chunkName, corruptChunk } from "./chunk.ts";
 import { runChunkJobs } from "./chunk-pool.ts";
 import type { ChunkJob } from "./chunk-protocol.ts";
 import {
@@ -100,6 +100,17 @@ export class ApplyError extends Error {
 
 const DEFAULT_IDLE_TIMEOUT_MS = 30_000;
 const PROGRESS_EVERY_MS = 1000;
+
+/** `report`, called at most once per PROGRESS_EVERY_MS; callers report their final figure directly. */
+function throttled<A extends unknown[]>(report: (...args: A) => void): (...args: A) => void {
+  let last = 0;
+  return (...args) => {
+    const now = performance.now();
+    if (now - last < PROGRESS_EVERY_MS) return;
+    last = now;
+    report(...args);
+  };
+}
 
 export async function applyArtifact(o: ApplyOptions): Promise<ApplyResult> {
   const t0 = performance.now();
@@ -308,7 +319,7 @@ async function checkStreamChunks(
   onBytes: (n: number) => void,
 ): Promise<void> {
   let bytes = h.length;
-  let lastReport = 0;
+  const progress = throttled(onBytes);
   let pending: Uint8Array | undefined = first.length > 0 ? first : undefined;
   const take = async (): Promise<Uint8Array | undefined> => {
     if (pending !== undefined) {
@@ -334,18 +345,10 @@ async function checkStreamChunks(
       await staging.write(part);
       left -= part.length;
       bytes += part.length;
-      const now = performance.now();
-      if (now - lastReport >= PROGRESS_EVERY_MS) {
-        lastReport = now;
-        onBytes(bytes);
-      }
+      progress(bytes);
     }
     const got = hasher.digest("hex");
-    if (got !== c.sha256)
-      throw new ApplyError(
-        "payload",
-        `${chunkName(c)} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${c.sha256.slice(0, 16)}…`,
-      );
+    if (got !== c.sha256) throw new ApplyError("payload", corruptChunk(c, got));
   }
   const extra = await take();
   if (extra !== undefined && extra.length > 0)
@@ -362,17 +365,13 @@ async function checkFileChunks(
   workers: number | undefined,
 ): Promise<void> {
   let bytes = headerBytes;
-  let lastReport = 0;
+  const progress = throttled(onBytes);
   try {
     await runChunkJobs(
       chunks.map((chunk): ChunkJob => ({ op: "check", path, chunk })),
       (job) => {
         bytes += job.chunk.size;
-        const now = performance.now();
-        if (now - lastReport >= PROGRESS_EVERY_MS) {
-          lastReport = now;
-          onBytes(bytes);
-        }
+        progress(bytes);
       },
       workers,
     );
@@ -400,7 +399,7 @@ async function writeChunks(
   const uki = new Uint8Array(ukiEntry.size);
   const total = h.manifest.payloads.reduce((n, p) => n + p.size, 0);
   let written = 0;
-  let lastReport = 0;
+  const progress = throttled(onBytes);
   // Held open for the whole write: the fsync below, and the workers' closes are never the last one.
   const fd = await open(device, "r+").catch((err: unknown) => {
     throw new ApplyError("write", `cannot open ${device}: ${String(err)}`);
@@ -421,11 +420,7 @@ async function writeChunks(
           uki.set(raw, job.chunk.rawAt);
         }
         written += job.chunk.rawSize;
-        const now = performance.now();
-        if (now - lastReport >= PROGRESS_EVERY_MS) {
-          lastReport = now;
-          onBytes(written, total);
-        }
+        progress(written, total);
       },
       workers,
     );

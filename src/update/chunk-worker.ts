@@ -3,7 +3,7 @@
 // offset in the slot. The updater runs one per core, so hashing and zstd use every core.
 import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import { startWriteback } from "../../ffi/libc.ts";
-import { chunkHashProblem, decodeChunk } from "./chunk.ts";
+import { chunkHashProblem, chunkName, decodeChunk } from "./chunk.ts";
 import type { ChunkJob, FromWorker, ToWorker } from "./chunk-protocol.ts";
 
 declare const self: Worker;
@@ -31,9 +31,7 @@ function readChunk(job: ChunkJob): Uint8Array {
   while (got < chunk.size) {
     const n = readSync(fd, buffer, got, chunk.size - got, chunk.at + got);
     if (n === 0)
-      throw new Error(
-        `payload ${chunk.payload} chunk ${chunk.index}: ${job.path} ends inside it (changed since it was checked)`,
-      );
+      throw new Error(`${chunkName(chunk)}: ${job.path} ends inside it (changed since it was checked)`);
     got += n;
   }
   return buffer.subarray(0, chunk.size);

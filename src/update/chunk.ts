@@ -43,12 +43,15 @@ export function frameContentSize(b: Uint8Array): number | string {
 /** Where a chunk is, for messages: "payload root chunk 12". */
 export const chunkName = (c: ChunkRef): string => `payload ${c.payload} chunk ${c.index}`;
 
+/** Chunk `c`'s compressed bytes hash to `got`, not to their signed SHA-256. */
+export const corruptChunk = (c: ChunkRef, got: string): string =>
+  `${chunkName(c)} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${c.sha256.slice(0, 16)}…`;
+
 /** Why `bytes` are not chunk `c` as signed, or undefined when they are (SHA-256 over the compressed bytes). */
 export function chunkHashProblem(bytes: Uint8Array, c: ChunkRef): string | undefined {
   if (bytes.length !== c.size) return `${chunkName(c)} is ${bytes.length} bytes; the manifest says ${c.size}`;
   const got = sha256Hex(bytes);
-  if (got === c.sha256) return undefined;
-  return `${chunkName(c)} is corrupt: SHA-256 ${got.slice(0, 16)}… is not the signed ${c.sha256.slice(0, 16)}…`;
+  return got === c.sha256 ? undefined : corruptChunk(c, got);
 }
 
 /**

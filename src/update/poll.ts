@@ -109,6 +109,12 @@ export function stepPoll(
     };
   };
   const ev = (event: string, reason: string): PollAction => ({ kind: "event", event, reason });
+  /** One more failure in a row: the next check after the backoff, with `why` and the count logged. */
+  const retry = (event: string, why: (failures: number, delay: string) => string) => {
+    const failures = s.failures + 1;
+    const delay = jittered(retryDelayMs(failures, cfg.intervalMs, cfg.retryBaseMs), random);
+    return schedule(delay, failures, ev(event, why(failures, secs(delay))));
+  };
   switch (input.kind) {
     case "start": {
       if (cfg.intervalMs <= 0) return { state: INITIAL_POLL, actions: [] };
@@ -169,27 +175,19 @@ export function stepPoll(
         const delay = jittered(cfg.intervalMs, random);
         return schedule(delay, 0, ev("update.checked", `${r.detail}; next check in ${secs(delay)}`));
       }
-      const failures = s.failures + 1;
-      const delay = jittered(retryDelayMs(failures, cfg.intervalMs, cfg.retryBaseMs), random);
-      return schedule(
-        delay,
-        failures,
-        ev("update.check_failed", `${r.detail} (${failures} in a row); next check in ${secs(delay)}`),
+      return retry(
+        "update.check_failed",
+        (failures, delay) => `${r.detail} (${failures} in a row); next check in ${delay}`,
       );
     }
     case "applied": {
       if (s.phase !== "applying") return none;
       if (input.ok && input.pendingReboot)
         return { state: { phase: "done", dueMs: undefined, failures: 0 }, actions: [] };
-      const failures = s.failures + 1;
-      const delay = jittered(retryDelayMs(failures, cfg.intervalMs, cfg.retryBaseMs), random);
-      return schedule(
-        delay,
-        failures,
-        ev(
-          "update.poll",
-          `the update found at ${cfg.url} was not installed: ${input.detail}; next check in ${secs(delay)}`,
-        ),
+      return retry(
+        "update.poll",
+        (_, delay) =>
+          `the update found at ${cfg.url} was not installed: ${input.detail}; next check in ${delay}`,
       );
     }
   }

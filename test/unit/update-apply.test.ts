@@ -6,8 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyArtifact, type SlotTarget } from "../../src/update/apply.ts";
-import type { Manifest } from "../../src/update/manifest.ts";
 import { packArtifact, publicKeyOf } from "../../src/update/pack.ts";
+import { recordingSlot } from "./update-fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fulcrum-update-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -40,32 +40,17 @@ function fixture(bytes: Uint8Array) {
   const source = join(dir, `a${n}.fupd`);
   const device = join(dir, `slot${n}.img`);
   writeFileSync(source, bytes);
-  writeFileSync(device, OLD_SLOT);
-  const calls: string[] = [];
-  let uki: Uint8Array | undefined;
-  const target: SlotTarget = {
-    device,
-    bytes: SLOT_BYTES,
-    prepare: async (m: Manifest) => {
-      calls.push(`prepare ${m.version}`);
-    },
-    commit: async (m: Manifest, u: Uint8Array, downgrade: boolean) => {
-      uki = u;
-      calls.push(`commit ${m.version}${downgrade ? " downgrade" : ""}`);
-      return `fulcrum_${m.version}+3.efi`;
-    },
-  };
+  const slot = recordingSlot(device, OLD_SLOT);
   const run = (o: { force?: boolean; running?: string; keys?: Uint8Array[] } = {}) =>
     applyArtifact({
       source,
       trustedKeys: o.keys ?? [publicKeyOf(KEY)],
       facts: { product: "fulcrum", running: o.running ?? "1.0", floor: undefined },
       force: o.force ?? false,
-      target,
+      target: slot.target,
       stagingPath: join(dir, `staging${n}`),
     });
-  const slotUnchanged = () => Buffer.compare(readFileSync(device), Buffer.from(OLD_SLOT)) === 0;
-  return { run, calls, slotUnchanged, uki: () => uki, device };
+  return { run, calls: slot.calls, slotUnchanged: slot.slotUnchanged, uki: slot.uki, device };
 }
 
 describe("applying an artifact", () => {

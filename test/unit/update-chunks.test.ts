@@ -8,10 +8,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { constants, zstdCompressSync } from "node:zlib";
-import { type ApplyOptions, applyArtifact, type SlotTarget } from "../../src/update/apply.ts";
+import { type ApplyOptions, applyArtifact } from "../../src/update/apply.ts";
 import { compressChunk, frameContentSize, sha256Hex } from "../../src/update/chunk.ts";
 import { chunkRefs, type Manifest, parseHeader } from "../../src/update/manifest.ts";
 import { packArtifact, publicKeyOf, signedHeader } from "../../src/update/pack.ts";
+import { recordingSlot } from "./update-fixtures.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "fulcrum-chunks-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -68,35 +69,26 @@ function fixture(parts: readonly Uint8Array[], extra: Partial<ApplyOptions> = {}
   const source = join(dir, `a${n}.fupd`);
   const device = join(dir, `slot${n}.img`);
   writeFileSync(source, Buffer.concat(parts));
-  writeFileSync(device, OLD_SLOT);
-  const calls: string[] = [];
-  let uki: Uint8Array | undefined;
-  const target: SlotTarget = {
-    device,
-    bytes: SLOT_BYTES,
-    prepare: async (m) => {
-      calls.push(`prepare ${m.version}`);
-    },
-    commit: async (m, u) => {
-      uki = u;
-      calls.push(`commit ${m.version}`);
-      return "entry";
-    },
-  };
+  const slot = recordingSlot(device, OLD_SLOT);
   const run = (o: Partial<ApplyOptions> = {}) =>
     applyArtifact({
       source,
       trustedKeys: [publicKeyOf(KEY)],
       facts: { product: "fulcrum", running: "1.0", floor: undefined },
       force: false,
-      target,
+      target: slot.target,
       stagingPath: join(dir, `staging${n}`),
       ...extra,
       ...o,
     });
-  const slot = () => readFileSync(device);
-  const slotUnchanged = () => Buffer.compare(slot(), Buffer.from(OLD_SLOT)) === 0;
-  return { run, calls, slot, slotUnchanged, uki: () => uki, source };
+  return {
+    run,
+    calls: slot.calls,
+    slot: slot.slot,
+    slotUnchanged: slot.slotUnchanged,
+    uki: slot.uki,
+    source,
+  };
 }
 
 describe("chunk frames", () => {
@@ -138,7 +130,7 @@ describe("pack -> apply", () => {
       const p = pack();
       const f = fixture([p.header, ...p.root, ...p.uki]);
       const r = await f.run({ workers });
-      expect(r).toMatchObject({ ok: true, entry: "entry" });
+      expect(r).toMatchObject({ ok: true, entry: "fulcrum_2.0+3.efi" });
       expect(f.calls).toEqual(["prepare 2.0", "commit 2.0"]);
       const slot = f.slot();
       expect(Buffer.compare(slot.subarray(0, ROOT.length), Buffer.from(ROOT))).toBe(0);
@@ -244,32 +236,32 @@ describe("refused before the slot is touched (step 2)", () => {
 });
 
 describe("aborted before the switch (step 3)", () => {
-  test("a chunk whose decompressed size lies (signed, so it passes step 2) never reaches commit", async () => {
-    const p = pack();
-    // Chunk 1 holds 100 bytes fewer than its place in the payload, in a frame that says so.
-    const short = compressChunk(ROOT.subarray(CHUNK, 2 * CHUNK - 100), 3);
+  /** The artifact with root chunk 1 replaced by `frame`, listed and signed as such (it passes step 2). */
+  const withSignedChunk1 = (p: Packed, frame: Uint8Array): Uint8Array[] => {
     const list = p.root.map(entryOf);
-    list[1] = entryOf(short);
-    const f = fixture([
-      withRootChunks(p, list),
-      p.root[0] as Uint8Array,
-      short,
-      ...p.root.slice(2),
-      ...p.uki,
-    ]);
-    const r = await f.run();
-    expect(r).toMatchObject({
+    list[1] = entryOf(frame);
+    return [withRootChunks(p, list), p.root[0] as Uint8Array, frame, ...p.root.slice(2), ...p.uki];
+  };
+  /** The apply fails while writing: the slot was prepared, nothing was committed. */
+  const expectAbortedWhileWriting = async (f: ReturnType<typeof fixture>, reason: string) => {
+    expect(await f.run()).toMatchObject({
       ok: false,
       stage: "write",
-      reason: expect.stringContaining(
-        `payload root chunk 1 declares ${CHUNK - 100} raw bytes; the manifest says ${CHUNK}`,
-      ),
+      reason: expect.stringContaining(reason),
     });
     expect(f.calls).toEqual(["prepare 2.0"]);
+  };
+
+  test("a chunk whose decompressed size lies (signed, so it passes step 2) never reaches commit", async () => {
+    // Chunk 1 holds 100 bytes fewer than its place in the payload, in a frame that says so.
+    const short = compressChunk(ROOT.subarray(CHUNK, 2 * CHUNK - 100), 3);
+    await expectAbortedWhileWriting(
+      fixture(withSignedChunk1(pack(), short)),
+      `payload root chunk 1 declares ${CHUNK - 100} raw bytes; the manifest says ${CHUNK}`,
+    );
   });
 
   test("a frame that hides its content size is refused before it is decompressed", async () => {
-    const p = pack();
     const raw = ROOT.subarray(CHUNK, 2 * CHUNK);
     const hidden = new Uint8Array(
       zstdCompressSync(raw, {
@@ -277,22 +269,10 @@ describe("aborted before the switch (step 3)", () => {
       }),
     );
     expect(frameContentSize(hidden)).toContain("does not declare its content size");
-    const list = p.root.map(entryOf);
-    list[1] = entryOf(hidden);
-    const f = fixture([
-      withRootChunks(p, list),
-      p.root[0] as Uint8Array,
-      hidden,
-      ...p.root.slice(2),
-      ...p.uki,
-    ]);
-    const r = await f.run();
-    expect(r).toMatchObject({
-      ok: false,
-      stage: "write",
-      reason: expect.stringContaining("does not declare its content size"),
-    });
-    expect(f.calls).toEqual(["prepare 2.0"]);
+    await expectAbortedWhileWriting(
+      fixture(withSignedChunk1(pack(), hidden)),
+      "does not declare its content size",
+    );
   });
 
   test("a chunk changed in the file after it was checked is caught when it is read again", async () => {
@@ -308,12 +288,6 @@ describe("aborted before the switch (step 3)", () => {
         writeFileSync(f?.source ?? "", b);
       },
     });
-    const r = await f.run();
-    expect(r).toMatchObject({
-      ok: false,
-      stage: "write",
-      reason: expect.stringContaining("payload root chunk 3 is corrupt"),
-    });
-    expect(f.calls).toEqual(["prepare 2.0"]);
+    await expectAbortedWhileWriting(f, "payload root chunk 3 is corrupt");
   });
 });
